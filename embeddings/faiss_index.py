@@ -1,0 +1,104 @@
+"""FAISS vector index: normalized vectors, inner product (= cosine), ids are row positions.
+
+Flat (exact) for small collections; HNSW or IVF (flat, SQ8 or PQ codes) past a size threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import faiss
+import numpy as np
+
+from qa.errors import IndexCorruptError
+
+Kind = Literal["flat", "hnsw", "ivf"]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    kind: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+    approx_threshold: int = 50_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    ivf_codec: Literal["flat", "sq8", "pq"] = "sq8"
+    ivf_nprobe: int = 32
+
+    def resolve(self, n: int) -> Kind:
+        if self.kind != "auto":
+            return self.kind
+        return "flat" if n < self.approx_threshold else "hnsw"
+
+
+def _ivf_lists(n: int) -> int:
+    # about 4*sqrt(n) lists, and at least ~39 training points per list as FAISS advises
+    return max(1, min(int(4 * np.sqrt(n)), n // 39))
+
+
+class FaissIndex:
+    """A thin wrapper that remembers its kind and applies search-time parameters."""
+
+    def __init__(self, index: faiss.Index, kind: Kind, spec: IndexSpec) -> None:
+        self._index = index
+        self.kind = kind
+        self._spec = spec
+        self._apply_search_params()
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, spec: IndexSpec) -> FaissIndex:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, dim = vectors.shape
+        kind = spec.resolve(n)
+        index: faiss.Index
+        if kind == "flat":
+            index = faiss.IndexFlatIP(dim)
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = max(40, spec.hnsw_m * 2)
+        else:
+            codec = {"flat": "Flat", "sq8": "SQ8", "pq": f"PQ{_pq_subquantizers(dim)}"}[spec.ivf_codec]
+            index = faiss.index_factory(dim, f"IVF{_ivf_lists(n)},{codec}", faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors)
+        if n:
+            index.add(vectors)
+        return cls(index, kind, spec)
+
+    def _apply_search_params(self) -> None:
+        if self.kind == "hnsw":
+            faiss.downcast_index(self._index).hnsw.efSearch = self._spec.hnsw_ef_search
+        elif self.kind == "ivf":
+            faiss.extract_index_ivf(self._index).nprobe = self._spec.ivf_nprobe
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self))
+        if k <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        scores, ids = self._index.search(query, k)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, kind: Kind, spec: IndexSpec) -> FaissIndex:
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexCorruptError(f"Tệp chỉ mục vector hỏng: {path}") from exc
+        return cls(index, kind, spec)
+
+
+def _pq_subquantizers(dim: int) -> int:
+    """The largest of 48/32/24/16/8 sub-quantizers that divides the dimension."""
+    return next(m for m in (48, 32, 24, 16, 8, 4, 2, 1) if dim % m == 0)

@@ -1,0 +1,98 @@
+"""BM25 over accented and folded terms, stored as sparse term-by-passage weight matrices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from qa.analysis import QueryTerms
+
+
+@dataclass
+class _Field:
+    vocabulary: dict[str, int]
+    weights: sparse.csr_matrix  # terms x passages, BM25 weight of each (term, passage)
+
+    @classmethod
+    def build(cls, docs: Sequence[list[str]], k1: float, b: float) -> _Field:
+        vocabulary: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        for doc_id, terms in enumerate(docs):
+            for term in terms:
+                rows.append(vocabulary.setdefault(term, len(vocabulary)))
+                cols.append(doc_id)
+        n_docs = len(docs)
+        tf = sparse.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+            shape=(len(vocabulary), n_docs),
+        )
+        tf.sum_duplicates()
+        lengths = np.asarray([len(d) for d in docs], dtype=np.float32)
+        avg = float(lengths.mean()) if n_docs and lengths.sum() else 1.0
+        df = np.diff(tf.indptr).astype(np.float32)
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        norm = k1 * (1 - b + b * lengths / avg)
+        data = tf.data
+        doc_of = tf.indices
+        term_of = np.repeat(np.arange(len(vocabulary)), np.diff(tf.indptr))
+        tf.data = (idf[term_of] * data * (k1 + 1) / (data + norm[doc_of])).astype(np.float32)
+        return cls(vocabulary, tf)
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        ids = [self.vocabulary[t] for t in terms if t in self.vocabulary]
+        if not ids:
+            return np.zeros(self.weights.shape[1], dtype=np.float32)
+        # A term repeated in the question counts again, as in the BM25 query-term sum; only the
+        # rows of the question's terms are touched, so cost follows their postings, not the index.
+        unique, counts = np.unique(ids, return_counts=True)
+        rows = self.weights[unique]
+        return np.asarray(rows.T @ counts.astype(np.float32), dtype=np.float32).ravel()
+
+
+class BM25Index:
+    """Scores every passage for a question in one sparse matrix-vector product."""
+
+    def __init__(self, accented: _Field, folded: _Field) -> None:
+        self._accented = accented
+        self._folded = folded
+
+    @classmethod
+    def build(
+        cls, docs: Sequence[tuple[list[str], list[str]]], k1: float = 1.2, b: float = 0.75
+    ) -> BM25Index:
+        return cls(
+            _Field.build([d[0] for d in docs], k1, b), _Field.build([d[1] for d in docs], k1, b)
+        )
+
+    def __len__(self) -> int:
+        return int(self._accented.weights.shape[1])
+
+    @property
+    def folded_vocabulary(self) -> dict[str, int]:
+        return self._folded.vocabulary
+
+    def scores(self, query: QueryTerms) -> np.ndarray:
+        field = self._folded if query.folded else self._accented
+        return field.scores(query.terms)
+
+    def save(self, directory: Path) -> None:
+        for name, field in (("accented", self._accented), ("folded", self._folded)):
+            sparse.save_npz(directory / f"bm25_{name}.npz", field.weights, compressed=False)
+            (directory / f"bm25_{name}_vocab.json").write_text(
+                json.dumps(field.vocabulary, ensure_ascii=False), encoding="utf-8"
+            )
+
+    @classmethod
+    def load(cls, directory: Path) -> BM25Index:
+        fields = []
+        for name in ("accented", "folded"):
+            weights = sparse.load_npz(directory / f"bm25_{name}.npz").tocsr()
+            vocabulary = json.loads((directory / f"bm25_{name}_vocab.json").read_text("utf-8"))
+            fields.append(_Field(vocabulary, weights))
+        return cls(*fields)

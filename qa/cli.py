@@ -1,0 +1,116 @@
+"""The `qa` command. Errors become one-line messages and a non-zero exit here, nowhere else."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from qa.errors import HoidapError
+from qa.pipeline import Pipeline
+from qa.settings import Settings
+from qa.types import Hit
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _pipeline(ctx: click.Context) -> Pipeline:
+    if "pipeline" not in ctx.obj:
+        ctx.obj["pipeline"] = Pipeline(_settings(ctx))
+    return ctx.obj["pipeline"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Thư mục chỉ mục và dữ liệu.")
+@click.option("--model", help="Tên hoặc đường dẫn mô hình sentence-transformers.")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, model: str | None) -> None:
+    """hoidap: hỏi đáp tiếng Việt trên các bài viết, có trích dẫn chính xác."""
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if model is not None:
+        overrides["model"] = model
+    ctx.obj = {"settings": Settings(**overrides)}  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def index(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Lập chỉ mục tệp hoặc thư mục (mặc định: kho bài viết đi kèm)."""
+    report = _pipeline(ctx).index(paths or None, progress=True)
+    click.echo(
+        f"Đã lập chỉ mục {report.chunks} đoạn: {len(report.added)} bài mới, "
+        f"{len(report.changed)} bài đổi, {len(report.removed)} bài bỏ, "
+        f"{len(report.unchanged)} bài giữ nguyên; nhúng {report.embedded} đoạn."
+    )
+    timing = ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items())
+    click.echo(f"Thời gian: {timing}")
+
+
+def _hit_json(pipeline: Pipeline, hit: Hit) -> dict[str, object]:
+    article = pipeline.article(hit.chunk.article_id)
+    return {
+        "rank": hit.rank,
+        "score": round(hit.score, 6),
+        "scores": {k: round(v, 6) for k, v in hit.scores.items()},
+        "article_id": article.id,
+        "title": article.title,
+        "date": article.date,
+        "start": hit.chunk.start,
+        "end": hit.chunk.end,
+        "text": hit.chunk.text,
+    }
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", "k", default=None, type=int, help="Số đoạn trả về (mặc định 5).")
+@click.option("--json", "as_json", is_flag=True, help="In kết quả dạng JSON.")
+@click.pass_context
+def search(ctx: click.Context, query: str, k: int | None, as_json: bool) -> None:
+    """Tìm các đoạn văn liên quan đến câu hỏi."""
+    pipeline = _pipeline(ctx)
+    hits = pipeline.search(query, k)
+    rows = [_hit_json(pipeline, h) for h in hits]
+    if as_json:
+        click.echo(json.dumps({"query": query, "hits": rows}, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("Không tìm thấy đoạn văn nào.")
+    for row in rows:
+        stages = " ".join(f"{k}={v:.3f}" for k, v in row["scores"].items())  # type: ignore[union-attr]
+        click.echo(
+            f"#{row['rank']}  {row['score']:.3f}  ({stages})\n"
+            f"   {row['title']}  {row['date']}  [{row['article_id']} {row['start']}:{row['end']}]\n"
+            f"   {row['text']}\n"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="qa", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Đã hủy.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HoidapError as exc:
+        click.echo(f"Lỗi: {exc}", err=True)
+        sys.exit(1)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        click.echo(f"Lỗi cấu hình: {problems}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("Đã dừng.", err=True)
+        sys.exit(130)
+

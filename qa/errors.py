@@ -1,0 +1,29 @@
+"""Errors raised by the library; the CLI and HTTP layers turn them into messages."""
+
+
+class HoidapError(Exception):
+    """Base class: every error a user can cause or fix derives from it."""
+
+
+class InputError(HoidapError):
+    """A question, file or argument the user gave cannot be used."""
+
+
+class IndexMissingError(HoidapError):
+    """No index has been built yet."""
+
+
+class IndexCorruptError(HoidapError):
+    """The index on disk is unreadable, incomplete or built for another model/format."""
+
+
+class ModelError(HoidapError):
+    """An embedding or language model cannot be loaded or verified."""
+
+
+class NotFoundError(HoidapError):
+    """An article, conversation or other id does not exist."""
+
+
+class BackendError(HoidapError):
+    """An external service (an LLM endpoint) failed, timed out or answered garbage."""

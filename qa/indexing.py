@@ -1,0 +1,141 @@
+"""From cleaned articles to a complete index build, re-embedding only what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from embeddings.faiss_index import FaissIndex, IndexSpec
+from qa import acronyms as acronym_lib
+from qa.analysis import document_terms
+from qa.bm25 import BM25Index
+from qa.protocols import Chunker, Embedder
+from qa.store import FORMAT_VERSION, IndexData, Manifest
+from qa.types import Article, Chunk
+
+_EMBED_BATCH = 256
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def corpus_fingerprint(articles: list[Article]) -> str:
+    joined = "\n".join(f"{a.id}:{a.fingerprint}" for a in sorted(articles, key=lambda a: a.id))
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+def build(
+    articles: list[Article],
+    *,
+    chunker: Chunker,
+    embedder: Embedder,
+    spec: IndexSpec,
+    chunk_size: int,
+    chunk_overlap: int,
+    previous: IndexData | None = None,
+    k1: float = 1.2,
+    b: float = 0.75,
+    progress: bool = False,
+) -> tuple[IndexData, IndexReport]:
+    report = IndexReport()
+    reusable = _reusable(previous, chunk_size, chunk_overlap, embedder.dim)
+    clock = time.perf_counter()
+
+    chunks: list[Chunk] = []
+    vectors: list[np.ndarray | None] = []
+    to_embed: list[int] = []
+    for article in articles:
+        old = reusable.get(article.id)
+        if old is not None and old[0] == article.fingerprint:
+            report.unchanged.append(article.id)
+            for chunk, vector in old[1]:
+                chunks.append(Chunk(len(chunks), article.id, chunk.start, chunk.end, chunk.text))
+                vectors.append(vector)
+            continue
+        (report.changed if article.id in reusable else report.added).append(article.id)
+        for start, end in chunker.chunk(article):
+            to_embed.append(len(chunks))
+            chunks.append(Chunk(len(chunks), article.id, start, end, article.text[start:end]))
+            vectors.append(None)
+    if previous is not None:
+        current = {a.id for a in articles}
+        report.removed = sorted(set(previous.articles) - current)
+    report.seconds["chunk"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    bar = tqdm(total=len(to_embed), desc="Nhúng đoạn văn", unit="đoạn", disable=not progress)
+    for offset in range(0, len(to_embed), _EMBED_BATCH):
+        batch = to_embed[offset : offset + _EMBED_BATCH]
+        for row, vector in zip(batch, embedder.embed_passages([chunks[i].text for i in batch]), strict=True):
+            vectors[row] = vector
+        bar.update(len(batch))
+    bar.close()
+    report.embedded = len(to_embed)
+    report.seconds["embed"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    matrix = (
+        np.stack(vectors).astype(np.float32)  # type: ignore[arg-type]
+        if vectors
+        else np.zeros((0, embedder.dim), np.float32)
+    )
+    dense = FaissIndex.build(matrix, spec)
+    report.seconds["vector_index"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    terms = [document_terms(c.text) for c in tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)]
+    bm25 = BM25Index.build(terms, k1=k1, b=b)
+    learned = acronym_lib.learn(a.text for a in articles)
+    report.seconds["keyword_index"] = time.perf_counter() - clock
+
+    report.chunks = len(chunks)
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.name,
+        dim=embedder.dim,
+        chunk_count=len(chunks),
+        article_count=len(articles),
+        corpus_fingerprint=corpus_fingerprint(articles),
+        index_kind=dense.kind,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+    )
+    data = IndexData(
+        manifest=manifest,
+        articles={a.id: a for a in articles},
+        chunks=chunks,
+        vectors=matrix,
+        dense=dense,
+        bm25=bm25,
+        acronyms=acronym_lib.merged(learned),
+    )
+    return data, report
+
+
+def _reusable(
+    previous: IndexData | None, chunk_size: int, chunk_overlap: int, dim: int
+) -> dict[str, tuple[str, list[tuple[Chunk, np.ndarray]]]]:
+    """Per article id: (fingerprint, its chunks with vectors) from a compatible previous build."""
+    if previous is None:
+        return {}
+    m = previous.manifest
+    if (m.chunk_size, m.chunk_overlap, m.dim) != (chunk_size, chunk_overlap, dim):
+        return {}
+    by_article: dict[str, tuple[str, list[tuple[Chunk, np.ndarray]]]] = {
+        aid: (a.fingerprint, []) for aid, a in previous.articles.items()
+    }
+    for chunk in previous.chunks:
+        by_article[chunk.article_id][1].append((chunk, previous.vectors[chunk.id]))
+    return by_article

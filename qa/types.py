@@ -1,0 +1,75 @@
+"""Typed values passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """A cleaned article; ``text`` is the one source of truth for character offsets."""
+
+    id: str
+    title: str
+    text: str
+    date: str = ""
+    source: str = ""
+    path: str = ""
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: ``article.text[start:end] == text``."""
+
+    id: int
+    article_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with the score of every stage that saw it."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An exact quote: ``article.text[start:end] == quote``."""
+
+    number: int
+    article_id: str
+    title: str
+    date: str
+    start: int
+    end: int
+    quote: str
+    chunk_id: int
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    citations: tuple[int, ...]
+    support: float
+    supported: bool
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    refused: bool
+    hits: list[Hit]
+    standalone_question: str = ""
+    answerer: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
