@@ -73,3 +73,11 @@ class Answer:
     answerer: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, used to understand follow-up questions."""
+
+    question: str
+    answer: str = ""
