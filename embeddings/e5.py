@@ -74,12 +74,14 @@ def ensure_e5_model(cache_dir: Path) -> Path:
         (tmp / "model.safetensors").chmod(0o644)
         # The marker goes in last: a folder without it is never trusted.
         _write_json(tmp / MARKER, _marker())
+        if _is_built(target):  # another process finished first
+            return target
         if target.exists():  # stale: older format version or another source
             shutil.rmtree(target)
         try:
             os.rename(tmp, target)
         except OSError:
-            if not _is_built(target):  # lost a race only if the winner left a usable folder
+            if not _is_built(target):  # fine only if another process renamed its build first
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -58,8 +58,12 @@ class FaissIndex:
             index = faiss.IndexHNSWFlat(dim, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = max(40, spec.hnsw_m * 2)
         else:
-            codec = {"flat": "Flat", "sq8": "SQ8", "pq": f"PQ{_pq_subquantizers(dim)}"}[spec.ivf_codec]
-            index = faiss.index_factory(dim, f"IVF{_ivf_lists(n)},{codec}", faiss.METRIC_INNER_PRODUCT)
+            codec = {"flat": "Flat", "sq8": "SQ8", "pq": f"PQ{_pq_subquantizers(dim)}"}[
+                spec.ivf_codec
+            ]
+            index = faiss.index_factory(
+                dim, f"IVF{_ivf_lists(n)},{codec}", faiss.METRIC_INNER_PRODUCT
+            )
             index.train(vectors)
         if n:
             index.add(vectors)

@@ -31,7 +31,11 @@ class HashEmbedder:
         return vec / norm if norm else vec
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        return (
+            np.stack([self._vector(t) for t in texts])
+            if texts
+            else np.zeros((0, self.dim), np.float32)
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._vector(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,10 +38,12 @@ class SentenceTransformerEmbedder:
         try:
             self._model = SentenceTransformer(path, device="cpu", backend=backend, **kwargs)
         except Exception as exc:  # sentence-transformers raises many types for a bad model
-            where = path if Path(path).exists() else f"{path} (không có trên máy; không tải từ mạng)"
+            where = (
+                path if Path(path).exists() else f"{path} (không có trên máy; không tải từ mạng)"
+            )
             raise ModelError(f"Không nạp được mô hình nhúng {where}: {exc}") from exc
         self.name = settings.model
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dim = int(self._model.get_embedding_dimension() or 0)
         self._query_prefix = settings.query_prefix
         self._passage_prefix = settings.passage_prefix
         self._batch_size = settings.embed_batch_size
@@ -58,6 +61,11 @@ class SentenceTransformerEmbedder:
         ).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
+        # the same question is embedded again by search, ask and follow-ups: keep recent ones
+        return self._cached_query(text).copy()
+
+    @lru_cache(maxsize=512)  # noqa: B019 - one embedder lives as long as its process
+    def _cached_query(self, text: str) -> np.ndarray:
         return self._model.encode(
             [self._query_prefix + text], normalize_embeddings=True, convert_to_numpy=True
         )[0].astype(np.float32)

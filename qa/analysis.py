@@ -16,12 +16,66 @@ from qa.vietnamese import fold, has_diacritics, normalize, segment
 # Question words and particles that say nothing about the topic.
 QUERY_STOPWORDS = frozenset(
     normalize(w)
-    for w in """
-    là gì nào ai đâu sao bao nhiêu mấy khi nào thế nào như thế nào vì sao tại sao có không
-    được bị của và các những một cho với về thì mà này đó ấy ở tại trong trên từ đến theo
-    hãy cho biết xin vui lòng nêu kể liệt kê hỏi còn
-    bao_nhiêu thế_nào như_thế_nào tại_sao vì_sao khi_nào cho_biết là_gì hãy_cho_biết ra_sao
-    """.split()
+    for w in (
+        "là",
+        "gì",
+        "nào",
+        "ai",
+        "đâu",
+        "sao",
+        "bao",
+        "nhiêu",
+        "mấy",
+        "khi",
+        "thế",
+        "như",
+        "vì",
+        "tại",
+        "có",
+        "không",
+        "được",
+        "bị",
+        "của",
+        "và",
+        "các",
+        "những",
+        "một",
+        "cho",
+        "với",
+        "về",
+        "thì",
+        "mà",
+        "này",
+        "đó",
+        "ấy",
+        "ở",
+        "trong",
+        "trên",
+        "từ",
+        "đến",
+        "theo",
+        "hãy",
+        "biết",
+        "xin",
+        "vui",
+        "lòng",
+        "nêu",
+        "kể",
+        "liệt",
+        "kê",
+        "hỏi",
+        "còn",
+        "bao_nhiêu",
+        "thế_nào",
+        "như_thế_nào",
+        "tại_sao",
+        "vì_sao",
+        "khi_nào",
+        "cho_biết",
+        "là_gì",
+        "hãy_cho_biết",
+        "ra_sao",
+    )
 )
 _FOLDED_TOKEN = re.compile(r"\d+(?:[.,/]\d+)*|\w+")
 
@@ -65,7 +119,10 @@ def expand_acronyms(text: str, acronyms: Mapping[str, str]) -> str:
     folded = fold(text)
     extra: list[str] = []
     for short, long_form in acronyms.items():
-        for haystack, s, lf in ((normalized, short, long_form), (folded, fold(short), fold(long_form))):
+        for haystack, s, lf in (
+            (normalized, short, long_form),
+            (folded, fold(short), fold(long_form)),
+        ):
             if re.search(rf"(?<!\w){re.escape(s)}(?!\w)", haystack):
                 extra.append(lf)
                 break

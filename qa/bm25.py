@@ -44,6 +44,13 @@ class _Field:
         tf.data = (idf[term_of] * data * (k1 + 1) / (data + norm[doc_of])).astype(np.float32)
         return cls(vocabulary, tf)
 
+    def idf(self, terms: list[str]) -> np.ndarray:
+        """BM25 idf of each term; a term the corpus never uses gets the largest idf."""
+        n_docs = self.weights.shape[1]
+        df_all = np.diff(self.weights.indptr)
+        df = np.array([df_all[self.vocabulary[t]] if t in self.vocabulary else 0 for t in terms])
+        return np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+
     def scores(self, terms: list[str]) -> np.ndarray:
         ids = [self.vocabulary[t] for t in terms if t in self.vocabulary]
         if not ids:
@@ -77,9 +84,18 @@ class BM25Index:
     def folded_vocabulary(self) -> dict[str, int]:
         return self._folded.vocabulary
 
+    def _field(self, query: QueryTerms) -> _Field:
+        return self._folded if query.folded else self._accented
+
     def scores(self, query: QueryTerms) -> np.ndarray:
-        field = self._folded if query.folded else self._accented
-        return field.scores(query.terms)
+        return self._field(query).scores(query.terms)
+
+    def known_terms(self, terms: list[str], folded: bool) -> list[bool]:
+        vocabulary = (self._folded if folded else self._accented).vocabulary
+        return [t in vocabulary for t in terms]
+
+    def idf(self, query: QueryTerms) -> np.ndarray:
+        return self._field(query).idf(query.terms)
 
     def save(self, directory: Path) -> None:
         for name, field in (("accented", self._accented), ("folded", self._folded)):

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
-from qa.errors import HoidapError
+from eval.cli import eval_command
+from qa.errors import HoidapError, InputError
 from qa.pipeline import Pipeline
 from qa.settings import Settings
-from qa.types import Hit
+from qa.types import Answer, Hit, Turn
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -94,6 +96,114 @@ def search(ctx: click.Context, query: str, k: int | None, as_json: bool) -> None
         )
 
 
+def _answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "question": answer.question,
+        "standalone_question": answer.standalone_question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "answerer": answer.answerer,
+        "sentences": [asdict(s) for s in answer.sentences],
+        "citations": [asdict(c) for c in answer.citations],
+        "passages": [
+            {
+                "rank": h.rank,
+                "score": h.score,
+                "article_id": h.chunk.article_id,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+            }
+            for h in answer.hits
+        ],
+        "notes": answer.notes,
+        "timings": answer.timings,
+    }
+
+
+def _print_answer(answer: Answer) -> None:
+    click.echo(answer.text)
+    for sentence in answer.sentences:
+        if not sentence.supported:
+            click.echo(f"  (!) Chưa được kiểm chứng: {sentence.text}")
+    if answer.refused:
+        if answer.hits:
+            click.echo("\nCác đoạn gần nhất:")
+        for hit in answer.hits[:3]:
+            click.echo(
+                f"  - [{hit.chunk.article_id} {hit.chunk.start}:{hit.chunk.end}] {hit.chunk.text[:200]}"
+            )
+        return
+    if answer.citations:
+        click.echo("\nNguồn:")
+    for c in answer.citations:
+        click.echo(
+            f"[{c.number}] {c.title} ({c.date or 'không rõ ngày'}) [{c.article_id} {c.start}:{c.end}]"
+        )
+        click.echo(f"    “{c.quote}”")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="In câu trả lời dạng JSON.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Hỏi một câu và nhận câu trả lời có trích dẫn."""
+    answer = _pipeline(ctx).ask(question)
+    if as_json:
+        click.echo(json.dumps(_answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+
+
+@cli.command()
+@click.pass_context
+def chat(ctx: click.Context) -> None:
+    """Trò chuyện trong terminal; câu hỏi tiếp theo hiểu theo ngữ cảnh câu trước."""
+    pipeline = _pipeline(ctx)
+    history: list[Turn] = []
+    click.echo("Nhập câu hỏi (Ctrl-D hoặc 'thoát' để kết thúc).")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            click.echo()
+            return
+        if question.lower() in {"thoát", "thoat", "exit", "quit"}:
+            return
+        if not question:
+            continue
+        try:
+            answer = pipeline.ask(question, history)
+        except InputError as exc:
+            click.echo(f"Lỗi: {exc}", err=True)
+            continue
+        _print_answer(answer)
+        history.append(Turn(answer.standalone_question or question, answer.text))
+
+
+@cli.command()
+@click.option("--host", help="Địa chỉ (mặc định 127.0.0.1).")
+@click.option("--port", type=int, help="Cổng (mặc định 8000).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Chạy trang hỏi đáp trên trình duyệt."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = _settings(ctx)
+    pipeline = _pipeline(ctx)
+    # fail here, with a clear message, if there is no usable index; load the model before the
+    # first question rather than during it
+    _ = pipeline.data, pipeline.embedder
+    app = create_app(settings, pipeline)
+    click.echo(f"Trang hỏi đáp: http://{host or settings.host}:{port or settings.port}")
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+cli.add_command(eval_command, name="eval")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="qa", standalone_mode=False)
@@ -113,4 +223,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Đã dừng.", err=True)
         sys.exit(130)
-

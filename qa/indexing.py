@@ -78,7 +78,9 @@ def build(
     bar = tqdm(total=len(to_embed), desc="Nhúng đoạn văn", unit="đoạn", disable=not progress)
     for offset in range(0, len(to_embed), _EMBED_BATCH):
         batch = to_embed[offset : offset + _EMBED_BATCH]
-        for row, vector in zip(batch, embedder.embed_passages([chunks[i].text for i in batch]), strict=True):
+        for row, vector in zip(
+            batch, embedder.embed_passages([chunks[i].text for i in batch]), strict=True
+        ):
             vectors[row] = vector
         bar.update(len(batch))
     bar.close()
@@ -95,7 +97,10 @@ def build(
     report.seconds["vector_index"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    terms = [document_terms(c.text) for c in tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)]
+    terms = [
+        document_terms(c.text)
+        for c in tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)
+    ]
     bm25 = BM25Index.build(terms, k1=k1, b=b)
     learned = acronym_lib.learn(a.text for a in articles)
     report.seconds["keyword_index"] = time.perf_counter() - clock

@@ -30,7 +30,13 @@ def fingerprint(title: str, text: str) -> str:
 
 
 def make_article(
-    raw_id: str, text: str, *, title: str | None = None, path: str = "", date: str = "", source: str = ""
+    raw_id: str,
+    text: str,
+    *,
+    title: str | None = None,
+    path: str = "",
+    date: str = "",
+    source: str = "",
 ) -> Article:
     cleaned = clean_text(text, title=title)
     if not cleaned.text.strip():

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from embeddings.faiss_index import IndexSpec
 from qa import store
 from qa.chunking import SentenceChunker
 from qa.errors import HoidapError, IndexMissingError, InputError, NotFoundError
+from qa.extractive import ExtractiveAnswerer
+from qa.followup import rewrite
 from qa.indexing import IndexReport, build
 from qa.loading import load_articles
-from qa.protocols import Chunker, Embedder
+from qa.protocols import Answerer, Chunker, Embedder
 from qa.retrieval import HybridRetriever
 from qa.settings import Settings
-from qa.types import Article, Hit
+from qa.types import Answer, Article, Hit, Turn
 from qa.vietnamese import nfc
 
 
@@ -149,6 +151,49 @@ class Pipeline:
         if not 1 <= k <= 100:
             raise InputError(f"Số kết quả k phải từ 1 đến 100 (nhận {k}).")
         return self.retriever().retrieve(text, k)
+
+    def answerer(self) -> Answerer:
+        """The answerer the settings choose, over the current index."""
+        data = self.data
+        extractive = ExtractiveAnswerer(
+            data,
+            max_sentences=self.settings.answer_max_sentences,
+            refusal_threshold=self.settings.refusal_threshold,
+        )
+        if self.settings.answerer == "extractive":
+            return extractive
+        from qa.llm import llm_answerer
+
+        return llm_answerer(self.settings, data, extractive)
+
+    def _prepare(self, question: str, history: Sequence[Turn]) -> tuple[str, str, list[Hit], float]:
+        text = self.check_question(question)
+        clock = time.perf_counter()
+        standalone = rewrite(text, history)
+        hits = self.retriever().retrieve(standalone, self.settings.top_k)
+        return text, standalone, hits, time.perf_counter() - clock
+
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        """Answer with citations, or refuse; follow-ups are read in the light of ``history``."""
+        *_, answer = self.ask_stream(question, history)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def ask_stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+        """Text deltas as the answer is written, then the final checked ``Answer``."""
+        text, standalone, hits, retrieve_seconds = self._prepare(question, history)
+        clock = time.perf_counter()
+        for item in self.answerer().stream(standalone, hits):
+            if isinstance(item, Answer):
+                item.question = text
+                item.standalone_question = standalone
+                item.timings = {
+                    **item.timings,
+                    "retrieve": retrieve_seconds,
+                    "answer": time.perf_counter() - clock,
+                    "total": retrieve_seconds + time.perf_counter() - clock,
+                }
+            yield item
 
     def article(self, article_id: str) -> Article:
         article = self.data.articles.get(article_id)

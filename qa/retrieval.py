@@ -63,11 +63,15 @@ class HybridRetriever:
         if self.fusion == "bm25" or (dense is None):
             assert bm25_all is not None
             order = np.argsort(-bm25_all, kind="stable")[:k]
-            return [self._hit(i, r, float(bm25_all[i]), bm25=float(bm25_all[i])) for r, i in enumerate(order)]
+            return [
+                self._hit(i, r, float(bm25_all[i]), bm25=float(bm25_all[i]))
+                for r, i in enumerate(order)
+            ]
         dense_scores = dict(zip(dense[1].tolist(), dense[0].tolist(), strict=True))
         if bm25_all is None:
             return [
-                self._hit(i, r, s, dense=s) for r, (i, s) in enumerate(list(dense_scores.items())[:k])
+                self._hit(i, r, s, dense=s)
+                for r, (i, s) in enumerate(list(dense_scores.items())[:k])
             ]
 
         bm25_top = np.argsort(-bm25_all, kind="stable")[:pool]
@@ -99,7 +103,9 @@ class HybridRetriever:
         bm25_rank = {i: r for r, i in enumerate(bm25_ids)}
         return np.array(
             [
-                sum(1.0 / (_RRF_K + 1 + ranks[i]) for ranks in (dense_rank, bm25_rank) if i in ranks)
+                sum(
+                    1.0 / (_RRF_K + 1 + ranks[i]) for ranks in (dense_rank, bm25_rank) if i in ranks
+                )
                 for i in union
             ],
             dtype=np.float32,

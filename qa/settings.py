@@ -47,14 +47,18 @@ class Settings(BaseSettings):
     # Chunking
     chunk_size: int = Field(default=700, ge=100, le=20_000, description="Target chunk characters.")
     chunk_overlap: int = Field(
-        default=150, ge=0, description="Characters of trailing sentences repeated in the next chunk."
+        default=150,
+        ge=0,
+        description="Characters of trailing sentences repeated in the next chunk.",
     )
 
     # Vector index
     index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
         default="auto", description="`auto`: flat below APPROX_THRESHOLD passages, else HNSW."
     )
-    approx_threshold: int = Field(default=50_000, ge=1, description="Passages before `auto` goes approximate.")
+    approx_threshold: int = Field(
+        default=50_000, ge=1, description="Passages before `auto` goes approximate."
+    )
     ivf_codec: Literal["flat", "sq8", "pq"] = Field(default="sq8", description="IVF vector codec.")
     hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(default=128, ge=8, description="HNSW search breadth.")
@@ -65,15 +69,19 @@ class Settings(BaseSettings):
         default="mix", description="How BM25 and dense scores are combined."
     )
     dense_weight: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Weight of the dense score in the `mix` fusion."
+        default=0.2, ge=0.0, le=1.0, description="Weight of the dense score in the `mix` fusion."
     )
-    candidates: int = Field(default=50, ge=1, le=1000, description="Candidates per stage before fusion.")
+    candidates: int = Field(
+        default=50, ge=1, le=1000, description="Candidates per stage before fusion."
+    )
     top_k: int = Field(default=5, ge=1, le=100, description="Passages returned by default.")
     bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalization.")
 
     # Questions and answers
-    max_question_chars: int = Field(default=2000, ge=10, description="Longer questions are refused.")
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Longer questions are refused."
+    )
     answerer: Literal["extractive", "llm", "openai"] = Field(
         default="extractive", description="Which answerer writes answers."
     )
@@ -84,7 +92,9 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = Field(default=None, description="GGUF model for `llm`.")
     llm_threads: int = Field(default=2, ge=1, description="CPU threads for the local LLM.")
     llm_max_tokens: int = Field(default=256, ge=16, description="Tokens an LLM may write.")
-    openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="Endpoint for `openai`.")
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8080/v1", description="Endpoint for `openai`."
+    )
     openai_model: str = Field(default="local", description="Model name sent to the endpoint.")
     openai_api_key: str = Field(default="", description="Bearer token for the endpoint, if any.")
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before an LLM call fails.")

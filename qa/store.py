@@ -129,7 +129,9 @@ def load(link: Path, model: str, spec: IndexSpec) -> IndexData:
         bm25 = BM25Index.load(link)
         acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorruptError(f"Chỉ mục ở {link} bị hỏng hoặc thiếu tệp ({exc}). {_REINDEX}") from exc
+        raise IndexCorruptError(
+            f"Chỉ mục ở {link} bị hỏng hoặc thiếu tệp ({exc}). {_REINDEX}"
+        ) from exc
     counts = {len(chunks), len(vectors), len(dense), len(bm25), manifest.chunk_count}
     if len(counts) != 1 or (len(vectors) and vectors.shape[1] != manifest.dim):
         raise IndexCorruptError(f"Các phần của chỉ mục ở {link} không khớp nhau. {_REINDEX}")

@@ -75,3 +75,18 @@ def segment(text: str) -> list[str]:
     """Word segmentation: syllables of one word joined by '_' ('dân_tộc', 'thiểu_số')."""
     tokenized = _pyvi_tokenize()(nfc(text))
     return [t for t in tokenized.split() if _WORD.search(t)]
+
+
+def capitalized_names(text: str) -> list[str]:
+    """Runs of capitalized words ('Bắc Kạn', 'DTTS'), without a question's capitalized first word."""
+    found: list[str] = []
+    run: list[re.Match[str]] = []
+    for match in [*re.finditer(r"\w+", text), None]:
+        if match is not None and match.group()[0].isupper():
+            run.append(match)
+            continue
+        if run and not (run[0].start() == 0 and len(run) == 1):
+            first = 1 if run[0].start() == 0 else 0
+            found.append(text[run[first].start() : run[-1].end()])
+        run = []
+    return found

@@ -1,0 +1,1 @@
+"""Evaluation harness: run eval sets through retrieval and the answerer, score and compare runs."""

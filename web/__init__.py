@@ -1,0 +1,1 @@
+"""The chat page and HTTP API: ``create_app(settings)`` in ``web.app``."""

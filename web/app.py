@@ -1,0 +1,120 @@
+"""The app factory: ``create_app(settings)`` gives the chat page and the HTTP API.
+
+Errors become responses here and only here: JSON under /api, /v1 and /healthz, the HTML error
+page everywhere else. (A stream that fails after its headers are sent reports the same
+``Problem`` in its last event: see ``web.sse.guarded``.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+
+from qa import __version__
+from qa.errors import HoidapError
+from qa.pipeline import Pipeline
+from qa.settings import Settings
+from web.conversations import ConversationStore
+from web.errors import Problem, describe
+from web.routes import articles, ask, conversations, docs, health, openai, pages
+from web.security import HEADERS, SecurityHeaders
+
+WEB_DIR = Path(__file__).resolve().parent
+_JSON_PATHS = ("/api/", "/v1/", "/healthz", "/openapi.json")
+_HTTP_MESSAGES = {
+    404: "Không tìm thấy trang này.",
+    405: "Phương thức HTTP này không được hỗ trợ ở đây.",
+}
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
+    store = ConversationStore(settings.db_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="hoidap",
+        version=__version__,
+        description="Hỏi đáp tiếng Việt trên các bài viết, có trích dẫn chính xác đến từng ký tự.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pipeline = pipeline or Pipeline(settings)
+    app.state.store = store
+    app.state.templates = _templates()
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    for area in (pages, ask, articles, conversations, health, openai, docs):
+        app.include_router(area.router)
+    _add_exception_handlers(app)
+    return app
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    # Vietnamese writes decimals with a comma
+    env.filters["seconds"] = lambda value: f"{value:.2f}".replace(".", ",")
+    return Jinja2Templates(env=env)
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
+    def respond(
+        request: Request, problem: Problem, headers: dict[str, str] | None = None
+    ) -> Response:
+        # the 500 handler runs outside the middleware stack, so the headers are set here too
+        headers = {**HEADERS, **(headers or {})}
+        if request.url.path.startswith(_JSON_PATHS):
+            return JSONResponse(problem.body(), status_code=problem.status, headers=headers)
+        templates: Jinja2Templates = app.state.templates
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"problem": problem},
+            status_code=problem.status,
+            headers=headers,
+        )
+
+    @app.exception_handler(HoidapError)
+    async def library_error(request: Request, exc: HoidapError) -> Response:
+        return respond(request, describe(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        message = f"Dữ liệu gửi lên không hợp lệ ({fields})."
+        return respond(request, Problem(422, "input_error", message))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        return respond(request, Problem(exc.status_code, "http_error", message), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return respond(request, describe(exc))

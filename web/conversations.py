@@ -1,0 +1,204 @@
+"""Conversations, their turns and the feedback on answers, kept in SQLite.
+
+One connection in WAL mode, shared by the server's threads and guarded by a lock: every read and
+write goes through it, so requests from many tabs never interleave inside a transaction. Other
+processes (a second server, the CLI) can still read and write; ``busy_timeout`` makes them wait
+for each other instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from qa.errors import NotFoundError
+from qa.types import Turn
+
+Rating = Literal["up", "down"]
+_TITLE_CHARS = 80
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    question TEXT NOT NULL,
+    answer_text TEXT NOT NULL,
+    answer_json TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, seq);
+CREATE TABLE IF NOT EXISTS feedback (
+    message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+    comment TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn: a question and the answer to it (``answer_json`` as the API returned it)."""
+
+    id: str
+    conversation_id: str
+    question: str
+    answer_text: str
+    answer_json: str
+    created_at: float
+    rating: Rating | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    message_id: str
+    conversation_id: str
+    rating: Rating
+    comment: str
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ConversationStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ----- reading -----
+    def conversations(self, limit: int = 50) -> list[Conversation]:
+        """The most recently active conversations first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [Conversation(**row) for row in rows]
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
+        return Conversation(**row)
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        """The turns of a conversation in order, each with its feedback if any."""
+        self.conversation(conversation_id)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT m.id, m.conversation_id, m.question, m.answer_text, m.answer_json,"
+                " m.created_at, f.rating, COALESCE(f.comment, '') AS comment"
+                " FROM messages m LEFT JOIN feedback f ON f.message_id = m.id"
+                " WHERE m.conversation_id = ? ORDER BY m.seq",
+                (conversation_id,),
+            ).fetchall()
+        return [Message(**row) for row in rows]
+
+    def history(self, conversation_id: str) -> list[Turn]:
+        return [Turn(m.question, m.answer_text) for m in self.messages(conversation_id)]
+
+    # ----- writing -----
+    def add_turn(
+        self,
+        conversation_id: str | None,
+        question: str,
+        answer_text: str,
+        answer_json: str,
+    ) -> Message:
+        """Append a turn, starting a conversation titled after the question when none is given."""
+        now = time.time()
+        message = Message(
+            id=_new_id(),
+            conversation_id=conversation_id or _new_id(),
+            question=question,
+            answer_text=answer_text,
+            answer_json=answer_json,
+            created_at=now,
+        )
+        with self._transaction() as db:
+            if conversation_id is None:
+                db.execute(
+                    "INSERT INTO conversations (id, title, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (message.conversation_id, _title(question), now, now),
+                )
+            elif not db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            ).rowcount:
+                raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
+            db.execute(
+                "INSERT INTO messages"
+                " (id, conversation_id, question, answer_text, answer_json, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (message.id, message.conversation_id, question, answer_text, answer_json, now),
+            )
+        return message
+
+    def rate(self, message_id: str, rating: Rating, comment: str = "") -> Feedback:
+        """Record feedback on an answer; rating it again replaces the earlier feedback."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"Không có câu trả lời mã {message_id!r}.")
+            db.execute(
+                "INSERT INTO feedback (message_id, rating, comment, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE"
+                " SET rating = excluded.rating, comment = excluded.comment,"
+                " updated_at = excluded.updated_at",
+                (message_id, rating, comment, time.time()),
+            )
+        return Feedback(message_id, row["conversation_id"], rating, comment)
+
+
+def _title(question: str) -> str:
+    line = " ".join(question.split())
+    return line if len(line) <= _TITLE_CHARS else line[: _TITLE_CHARS - 1].rstrip() + "…"

@@ -1,0 +1,49 @@
+"""``Annotated`` dependency aliases; everything comes from the app the factory built."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from qa.pipeline import Pipeline
+from qa.settings import Settings
+from web.chat import Chat
+from web.conversations import ConversationStore
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_pipeline(request: Request) -> Pipeline:
+    return request.app.state.pipeline
+
+
+def get_store(request: Request) -> ConversationStore:
+    return request.app.state.store
+
+
+def get_templates(request: Request) -> Jinja2Templates:
+    return request.app.state.templates
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+StoreDep = Annotated[ConversationStore, Depends(get_store)]
+TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+
+
+def get_chat(pipeline: PipelineDep, store: StoreDep) -> Chat:
+    return Chat(pipeline, store)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A urlencoded form body (what the pages post without JavaScript)."""
+    return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+
+
+ChatDep = Annotated[Chat, Depends(get_chat)]
+FormDep = Annotated[dict[str, str], Depends(read_form)]

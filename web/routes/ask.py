@@ -1,0 +1,71 @@
+"""Asking and searching: ``/api/ask``, ``/api/ask/stream``, ``/api/search``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from web import sse
+from web.deps import ChatDep, PipelineDep
+from web.errors import Problem
+from web.schemas import AskRequest, AskResponse, PassageOut, SearchResponse
+
+router = APIRouter(prefix="/api", tags=["hỏi đáp"])
+
+_STREAM_DOC = """\
+Trả lời dần dần (`text/event-stream`): các sự kiện `delta` (`{"text": "..."}`) khi câu trả lời
+đang được viết, rồi một sự kiện `answer` với JSON như `POST /api/ask`, hoặc một sự kiện `error`
+(`{"error": {"message", "type", "code"}}`). Câu hỏi không hợp lệ nhận lỗi JSON trước khi luồng
+bắt đầu."""
+
+
+@router.post("/ask", response_model=AskResponse, summary="Hỏi")
+def ask(body: AskRequest, chat: ChatDep) -> AskResponse:
+    """Trả lời kèm trích dẫn, hoặc từ chối; gửi `conversation_id` để hỏi tiếp trong cuộc trò chuyện."""
+    return chat.ask(body.question, body.conversation_id)
+
+
+@router.post(
+    "/ask/stream",
+    response_class=StreamingResponse,
+    summary="Hỏi, nhận câu trả lời dần dần",
+    description=_STREAM_DOC,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def ask_stream(body: AskRequest, chat: ChatDep) -> StreamingResponse:
+    events = chat.stream(body.question, body.conversation_id)
+    return StreamingResponse(
+        sse.guarded(_encode(events), _error_event),
+        media_type="text/event-stream",
+        headers=sse.HEADERS,
+    )
+
+
+def _encode(events: Iterator[str | AskResponse]) -> Iterator[str]:
+    for item in events:
+        if isinstance(item, AskResponse):
+            yield sse.event(item.model_dump_json(), "answer")
+        else:
+            yield sse.event(json.dumps({"text": item}, ensure_ascii=False), "delta")
+
+
+def _error_event(problem: Problem) -> str:
+    return sse.event(json.dumps(problem.body(), ensure_ascii=False), "error")
+
+
+@router.get("/search", response_model=SearchResponse, summary="Tìm đoạn văn")
+def search(
+    pipeline: PipelineDep,
+    q: Annotated[str, Query(description="Câu hỏi hoặc từ khoá.")],
+    k: Annotated[int | None, Query(ge=1, le=100, description="Số đoạn trả về.")] = None,
+) -> SearchResponse:
+    """Các đoạn văn gần với câu hỏi nhất, kèm điểm của từng bước truy hồi."""
+    articles = pipeline.data.articles
+    hits = pipeline.search(q, k)
+    return SearchResponse(
+        query=q, passages=[PassageOut.of(h, articles[h.chunk.article_id]) for h in hits]
+    )

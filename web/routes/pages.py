@@ -1,0 +1,108 @@
+"""The HTML pages: chat, conversations, article browser. Forms work without JavaScript too."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from qa.errors import InputError
+from qa.types import Article
+from web.deps import ChatDep, FormDep, PipelineDep, SettingsDep, StoreDep, TemplatesDep
+from web.schemas import ArticleSummary, ConversationOut, ConversationSummary, conversation_url
+
+router = APIRouter(include_in_schema=False)
+
+
+def _chat_page(
+    request: Request,
+    templates: TemplatesDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    conversation: ConversationOut | None,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "chat.html",
+        {
+            "conversation": conversation,
+            "conversations": [ConversationSummary.of(c) for c in store.conversations()],
+            "max_question_chars": settings.max_question_chars,
+        },
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def new_chat(
+    request: Request, templates: TemplatesDep, store: StoreDep, settings: SettingsDep
+) -> HTMLResponse:
+    return _chat_page(request, templates, store, settings, None)
+
+
+@router.get("/c/{conversation_id}", response_class=HTMLResponse)
+def conversation_page(
+    conversation_id: str,
+    request: Request,
+    chat: ChatDep,
+    templates: TemplatesDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    return _chat_page(request, templates, store, settings, chat.conversation(conversation_id))
+
+
+@router.post("/c")
+def ask_form(form: FormDep, chat: ChatDep) -> Response:
+    """The ask form without JavaScript: answer, then show the conversation at the new turn."""
+    reply = chat.ask(form.get("question", ""), form.get("conversation_id") or None)
+    return RedirectResponse(
+        f"{conversation_url(reply.conversation_id)}#m-{reply.message_id}", status_code=303
+    )
+
+
+@router.post("/feedback")
+def feedback_form(form: FormDep, store: StoreDep) -> Response:
+    rating = form.get("rating")
+    if rating not in ("up", "down"):
+        raise InputError("Hãy chọn “Hữu ích” hoặc “Chưa tốt”.")
+    saved = store.rate(form.get("message_id", ""), rating, form.get("comment", "").strip())
+    return RedirectResponse(
+        f"{conversation_url(saved.conversation_id)}#m-{saved.message_id}", status_code=303
+    )
+
+
+@router.get("/articles", response_class=HTMLResponse)
+def article_list(request: Request, pipeline: PipelineDep, templates: TemplatesDep) -> HTMLResponse:
+    listed = [ArticleSummary.of(a) for a in pipeline.articles()]
+    return templates.TemplateResponse(request, "articles.html", {"articles": listed})
+
+
+@router.get("/articles/{article_id}", response_class=HTMLResponse)
+def article_page(
+    article_id: str,
+    request: Request,
+    pipeline: PipelineDep,
+    templates: TemplatesDep,
+    start: Annotated[int | None, Query(ge=0)] = None,
+    end: Annotated[int | None, Query(ge=0)] = None,
+) -> HTMLResponse:
+    found = pipeline.article(article_id)
+    before, marked, after = _split(found, start, end)
+    return templates.TemplateResponse(
+        request,
+        "article.html",
+        {"article": found, "before": before, "marked": marked, "after": after},
+    )
+
+
+def _split(article: Article, start: int | None, end: int | None) -> tuple[str, str, str]:
+    """The text before, inside and after the highlighted span ``text[start:end]``."""
+    if start is None and end is None:
+        return article.text, "", ""
+    if start is None or end is None or not start < end <= len(article.text):
+        raise InputError(
+            f"Đoạn cần tô sáng không hợp lệ (start={start}, end={end}); "
+            f"bài viết dài {len(article.text)} ký tự."
+        )
+    return article.text[:start], article.text[start:end], article.text[end:]

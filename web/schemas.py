@@ -1,0 +1,219 @@
+"""Request and response bodies of the HTTP API (they make up the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import quote, urlencode
+
+from pydantic import AliasChoices, BaseModel, Field
+
+from qa.types import Answer, Article, Citation, Hit
+from web.conversations import Conversation
+
+
+def article_url(article_id: str, start: int | None = None, end: int | None = None) -> str:
+    """The reader page of an article, highlighting ``text[start:end]`` when given."""
+    url = f"/articles/{quote(article_id, safe='')}"
+    if start is not None and end is not None:
+        url += "?" + urlencode({"start": start, "end": end})
+    return url
+
+
+def conversation_url(conversation_id: str) -> str:
+    return f"/c/{quote(conversation_id, safe='')}"
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="Câu hỏi, tối đa `max_question_chars` ký tự.")
+    conversation_id: str | None = Field(
+        default=None, description="Tiếp tục cuộc trò chuyện này (câu hỏi nối tiếp)."
+    )
+
+
+class CitationOut(BaseModel):
+    number: int
+    article_id: str
+    title: str
+    date: str
+    start: int = Field(description="``article.text[start:end] == quote``")
+    end: int
+    quote: str
+    url: str
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        return cls(
+            number=citation.number,
+            article_id=citation.article_id,
+            title=citation.title,
+            date=citation.date,
+            start=citation.start,
+            end=citation.end,
+            quote=citation.quote,
+            url=article_url(citation.article_id, citation.start, citation.end),
+        )
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int] = Field(description="Numbers of the citations backing the sentence.")
+    support: float
+    supported: bool = Field(description="False when the answer checker found no support.")
+
+
+class PassageOut(BaseModel):
+    rank: int
+    score: float
+    scores: dict[str, float]
+    article_id: str
+    title: str
+    date: str
+    start: int
+    end: int
+    text: str
+    url: str
+
+    @classmethod
+    def of(cls, hit: Hit, article: Article) -> PassageOut:
+        return cls(
+            rank=hit.rank,
+            score=round(hit.score, 6),
+            scores={name: round(value, 6) for name, value in hit.scores.items()},
+            article_id=article.id,
+            title=article.title,
+            date=article.date,
+            start=hit.chunk.start,
+            end=hit.chunk.end,
+            text=hit.chunk.text,
+            url=article_url(article.id, hit.chunk.start, hit.chunk.end),
+        )
+
+
+class AnswerOut(BaseModel):
+    """An answer as stored with its conversation turn."""
+
+    question: str
+    standalone_question: str
+    text: str = Field(description="The answer with `[n]` citation markers.")
+    sentences: list[SentenceOut]
+    citations: list[CitationOut]
+    refused: bool
+    passages: list[PassageOut] = Field(description="The retrieved passages, closest first.")
+    answerer: str
+    timings: dict[str, float]
+    notes: list[str]
+
+    @classmethod
+    def of(cls, answer: Answer, articles: dict[str, Article]) -> AnswerOut:
+        """``articles`` holds at least every article the answer's hits come from."""
+        return cls(
+            question=answer.question,
+            standalone_question=answer.standalone_question,
+            text=answer.text,
+            sentences=[
+                SentenceOut(
+                    text=s.text,
+                    citations=list(s.citations),
+                    support=s.support,
+                    supported=s.supported,
+                )
+                for s in answer.sentences
+            ],
+            citations=[CitationOut.of(c) for c in answer.citations],
+            refused=answer.refused,
+            passages=[PassageOut.of(h, articles[h.chunk.article_id]) for h in answer.hits],
+            answerer=answer.answerer,
+            timings={name: round(value, 4) for name, value in answer.timings.items()},
+            notes=answer.notes,
+        )
+
+
+class AskResponse(AnswerOut):
+    conversation_id: str
+    message_id: str = Field(description="Send it with feedback on this answer.")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[PassageOut]
+
+
+class ArticleSummary(BaseModel):
+    id: str
+    title: str
+    date: str
+    source: str
+    chars: int
+    url: str
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleSummary:
+        return cls(
+            id=article.id,
+            title=article.title,
+            date=article.date,
+            source=article.source,
+            chars=len(article.text),
+            url=article_url(article.id),
+        )
+
+
+class ArticleOut(ArticleSummary):
+    text: str = Field(description="The text that citation offsets point into.")
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleOut:
+        return cls(**ArticleSummary.of(article).model_dump(), text=article.text)
+
+
+class FeedbackRequest(BaseModel):
+    message_id: str = Field(validation_alias=AliasChoices("message_id", "answer_id"))
+    rating: Literal["up", "down"]
+    comment: str = Field(default="", max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    message_id: str
+    conversation_id: str
+    rating: Literal["up", "down"]
+    comment: str
+
+
+class ConversationSummary(BaseModel):
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    url: str
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationSummary:
+        return cls(
+            id=conversation.id,
+            title=conversation.title,
+            created_at=conversation.created_at,
+            updated_at=conversation.updated_at,
+            url=conversation_url(conversation.id),
+        )
+
+
+class TurnOut(BaseModel):
+    message_id: str
+    question: str
+    answer: AnswerOut
+    rating: Literal["up", "down"] | None
+    comment: str
+
+
+class ConversationOut(ConversationSummary):
+    turns: list[TurnOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    index_loaded: bool
+    model: str
+    answerer: str
+    article_count: int
+    chunk_count: int
+    index_created_at: float
