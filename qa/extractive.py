@@ -14,19 +14,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from qa import answer_types
 from qa.chunking import sentence_spans
 from qa.citations import CitationChecker, Claim
 from qa.evidence import Evidence
 from qa.store import IndexData
-from qa.types import Answer, Hit
-from qa.vietnamese import capitalized_names, fold
+from qa.types import Answer, Article, Hit
+from qa.vietnamese import capitalized_names, fold, normalize
 
 REFUSAL = "Không tìm thấy thông tin này trong các bài viết."
 _WORD = re.compile(r"\w+(?:[.,/]\d+)*")
 _CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+[-–]\s+")
 _LONG_SENTENCE_WORDS = 50
 _CONTEXT_CLAUSES = 1
-_RETRIEVAL_WEIGHT = 0.6
+_RETRIEVAL_WEIGHT = 0.4
+_ANSWER_TYPE_BONUS = 0.3
 _RESTATES = 0.2  # a sentence with less novelty than this only restates the question
 
 
@@ -88,7 +90,7 @@ class ExtractiveAnswerer:
         """Best keyword evidence among the passages, and the question's names no passage knows."""
         evidence = Evidence(question, self._data)
         return self._evidence(self._candidates(question, evidence, hits)), evidence.unknown_names(
-            question
+            question, [h.chunk.text for h in hits]
         )
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
@@ -96,7 +98,7 @@ class ExtractiveAnswerer:
         hits = hits[: self.passages]
         evidence = Evidence(question, self._data)
         candidates = self._candidates(question, evidence, hits)
-        unknown = evidence.unknown_names(question)
+        unknown = evidence.unknown_names(question, [h.chunk.text for h in hits])
         best_coverage = self._evidence(candidates)
         if unknown:
             return refusal(
@@ -145,20 +147,30 @@ class ExtractiveAnswerer:
 
     def _candidates(self, question: str, evidence: Evidence, hits: list[Hit]) -> list[_Candidate]:
         top = max((h.score for h in hits), default=0.0) or 1.0
-        names = [fold(n) for n in capitalized_names(question)]
+        names = capitalized_names(question)
+        wanted = answer_types.expected(question)
         found = []
         for number, hit in enumerate(hits, start=1):
-            text = self._data.articles[hit.chunk.article_id].text
-            names_ok = all(n in fold(hit.chunk.text) for n in names)
+            article = self._data.articles[hit.chunk.article_id]
+            text = article.text
+            names_ok = all(self._mentions(article, n) for n in names)
+            context = f"{article.title}\n{hit.chunk.text}"
             for start, end in sentence_spans(text, hit.chunk.start, hit.chunk.end):
-                coverage = evidence.coverage(text[start:end])
+                sentence = text[start:end]
+                coverage = evidence.coverage(sentence, context)
                 score = coverage + _RETRIEVAL_WEIGHT * max(hit.score, 0.0) / top
-                found.append(
-                    _Candidate(
-                        number, start, end, coverage, score * (1 if names_ok else 0.5), names_ok
-                    )
-                )
+                if answer_types.offers(wanted, sentence, question):
+                    score += _ANSWER_TYPE_BONUS
+                if not names_ok:
+                    score *= 0.5
+                found.append(_Candidate(number, start, end, coverage, score, names_ok))
         return found
+
+    def _mentions(self, article: Article, name: str) -> bool:
+        """Whether the article names it, by the name itself or, for an acronym, its long form."""
+        haystack = fold(f"{article.title}\n{article.text}")
+        long_form = self._data.acronyms.get(normalize(name))
+        return fold(name) in haystack or (long_form is not None and fold(long_form) in haystack)
 
     def _evidence(self, candidates: list[_Candidate]) -> float:
         """Best coverage among passages that mention the question's names."""

@@ -16,8 +16,10 @@ from qa.bm25 import BM25Index
 from qa.protocols import Chunker, Embedder
 from qa.store import FORMAT_VERSION, IndexData, Manifest
 from qa.types import Article, Chunk
+from qa.vietnamese import capitalized_names, fold
 
 _EMBED_BATCH = 256
+_NAME_WORDS = 6
 
 
 @dataclass
@@ -125,8 +127,21 @@ def build(
         dense=dense,
         bm25=bm25,
         acronyms=acronym_lib.merged(learned),
+        names=name_phrases(articles),
     )
     return data, report
+
+
+def name_phrases(articles: list[Article]) -> frozenset[str]:
+    """Folded sub-phrases of every capitalized name in the articles and their titles."""
+    phrases: set[str] = set()
+    for article in articles:
+        for name in capitalized_names(f"{article.title}\n{article.text}"):
+            syllables = fold(name).split()
+            for i in range(len(syllables)):
+                for j in range(i + 1, min(len(syllables), i + _NAME_WORDS) + 1):
+                    phrases.add(" ".join(syllables[i:j]))
+    return frozenset(phrases)
 
 
 def _reusable(

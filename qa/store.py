@@ -23,7 +23,7 @@ from qa.bm25 import BM25Index
 from qa.errors import IndexCorruptError, IndexMissingError
 from qa.types import Article, Chunk
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
 
 
@@ -51,6 +51,8 @@ class IndexData:
     dense: FaissIndex
     bm25: BM25Index
     acronyms: dict[str, str]
+    # every folded sub-phrase of the capitalized names the articles use ('bac kan', 'kien ninh')
+    names: frozenset[str] = frozenset()
 
 
 def save(data: IndexData, link: Path) -> Path:
@@ -71,6 +73,7 @@ def save(data: IndexData, link: Path) -> Path:
         data.dense.save(tmp / "dense.faiss")
         data.bm25.save(tmp)
         (tmp / "acronyms.json").write_text(json.dumps(data.acronyms, ensure_ascii=False), "utf-8")
+        (tmp / "names.json").write_text(json.dumps(sorted(data.names), ensure_ascii=False), "utf-8")
         # the manifest goes last: a folder without one is never loaded
         (tmp / "manifest.json").write_text(json.dumps(asdict(data.manifest), indent=2), "utf-8")
         tmp.rename(build)
@@ -128,6 +131,7 @@ def load(link: Path, model: str, spec: IndexSpec) -> IndexData:
         dense = FaissIndex.load(link / "dense.faiss", manifest.index_kind, spec)  # type: ignore[arg-type]
         bm25 = BM25Index.load(link)
         acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
+        names = frozenset(json.loads((link / "names.json").read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(
             f"Chỉ mục ở {link} bị hỏng hoặc thiếu tệp ({exc}). {_REINDEX}"
@@ -135,4 +139,4 @@ def load(link: Path, model: str, spec: IndexSpec) -> IndexData:
     counts = {len(chunks), len(vectors), len(dense), len(bm25), manifest.chunk_count}
     if len(counts) != 1 or (len(vectors) and vectors.shape[1] != manifest.dim):
         raise IndexCorruptError(f"Các phần của chỉ mục ở {link} không khớp nhau. {_REINDEX}")
-    return IndexData(manifest, articles, chunks, vectors, dense, bm25, acronyms)
+    return IndexData(manifest, articles, chunks, vectors, dense, bm25, acronyms, names)

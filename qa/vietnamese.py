@@ -78,15 +78,23 @@ def segment(text: str) -> list[str]:
 
 
 def capitalized_names(text: str) -> list[str]:
-    """Runs of capitalized words ('Bắc Kạn', 'DTTS'), without a question's capitalized first word."""
+    """Runs of capitalized words ('Bắc Kạn', 'DTTS') separated by single spaces only, without a
+    question's capitalized first word."""
     found: list[str] = []
     run: list[re.Match[str]] = []
-    for match in [*re.finditer(r"\w+", text), None]:
-        if match is not None and match.group()[0].isupper():
-            run.append(match)
-            continue
+
+    def close() -> None:
         if run and not (run[0].start() == 0 and len(run) == 1):
             first = 1 if run[0].start() == 0 else 0
             found.append(text[run[first].start() : run[-1].end()])
-        run = []
+        run.clear()
+
+    for match in _WORD.finditer(text):
+        if not match.group()[0].isupper():
+            close()
+            continue
+        if run and text[run[-1].end() : match.start()] != " ":
+            close()
+        run.append(match)
+    close()
     return found

@@ -1,0 +1,58 @@
+"""What kind of answer a question asks for, and whether a sentence offers one.
+
+"Ai ..." wants a name, "bao nhiêu ..." a number, "khi nào ..." a date, "ở đâu ..." a place. A
+sentence offers one when it holds a name or number the question does not already contain.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from qa.vietnamese import capitalized_names, fold
+
+AnswerType = Literal["name", "number", "any"]
+
+# Matched on folded text, so questions typed without diacritics work too.
+_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
+    (
+        "number",
+        re.compile(
+            r"\b(bao nhieu|may|ty le|so luong|bao gio|khi nao|luc nao|"
+            r"(ngay|thang|nam|quy) (nao|may))\b"
+        ),
+    ),
+    (
+        "name",
+        re.compile(
+            r"(^|\s)(ai|nguoi nao|ong nao|ba nao|dong chi nao|o dau|tai dau|"
+            r"noi nao|tinh nao|huyen nao|xa nao|dia phuong nao|co quan nao|"
+            r"don vi nao|to chuc nao|(quyet dinh|nghi quyet|thong tu|chi thi|"
+            r"ket luan|chuong trinh|de an|du an) (nao|so may|gi))\b"
+        ),
+    ),
+)
+_NUMBER = re.compile(r"\d+")
+
+
+def expected(question: str) -> AnswerType:
+    folded = fold(question)
+    for kind, cue in _CUES:
+        if cue.search(folded):
+            return kind
+    return "any"
+
+
+def offers(kind: AnswerType, sentence: str, question: str) -> bool:
+    """Whether the sentence holds a new name or number of the kind the question wants."""
+    if kind == "any":
+        return True
+    if kind == "number":
+        return bool(set(_NUMBER.findall(sentence)) - set(_NUMBER.findall(question)))
+    asked = {fold(n) for n in capitalized_names(question)}
+    folded_question = fold(question)
+    return any(
+        fold(name) not in asked and fold(name) not in folded_question
+        for name in capitalized_names(sentence)
+        if len(name) > 1
+    )
