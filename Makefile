@@ -38,15 +38,20 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Everything: lint, every test (the real model and the browser included), then the eval gate:
+# the bundled set with the real model must keep answer recall@5 at 1.0.
 test: install-test browser-deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	$(BIN)/qa --data-dir var/ci index
+	$(BIN)/qa --data-dir var/ci eval eval/sets/bundled.jsonl --min-recall5 1.0 --out var/ci/eval --overwrite
 
 bench: install
 	$(BIN)/qa bench
 
-eval: install
-	$(BIN)/qa eval eval/sets/bundled.jsonl --overwrite
+eval: index
+	$(BIN)/qa eval eval/sets/bundled.jsonl
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

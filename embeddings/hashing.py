@@ -10,6 +10,9 @@ import numpy as np
 from qa.vietnamese import fold
 
 
+PREFIX = "hash:"
+
+
 class HashEmbedder:
     """Bag of hashed folded character trigrams, L2-normalized.
 
@@ -19,7 +22,7 @@ class HashEmbedder:
 
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim
-        self.name = f"hash-trigram-{dim}"
+        self.name = f"{PREFIX}{dim}"
 
     def _vector(self, text: str) -> np.ndarray:
         vec = np.zeros(self.dim, dtype=np.float32)

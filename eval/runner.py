@@ -60,7 +60,11 @@ def run_question(
     clock = time.perf_counter()
     if not retrieval_only:
         try:
-            answer = pipeline.ask(question.question, [Turn(q) for q in question.turns])
+            # earlier turns are asked as a user would, so follow-ups see real answers
+            history: list[Turn] = []
+            for earlier in question.turns:
+                history.append(Turn.of(pipeline.ask(earlier, history)))
+            answer = pipeline.ask(question.question, history)
             timings.update({_STAGE_NAMES.get(n, n): s for n, s in answer.timings.items()})
         except HoidapError as exc:
             errors.append(str(exc))

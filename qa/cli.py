@@ -178,7 +178,7 @@ def chat(ctx: click.Context) -> None:
             click.echo(f"Lỗi: {exc}", err=True)
             continue
         _print_answer(answer)
-        history.append(Turn(answer.standalone_question or question, answer.text))
+        history.append(Turn.of(answer))
 
 
 @cli.command()

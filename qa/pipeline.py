@@ -34,6 +34,12 @@ def index_spec(settings: Settings) -> IndexSpec:
 
 
 def default_embedder(settings: Settings, progress: bool = False) -> Embedder:
+    """The sentence-transformers model the settings name; ``hash:DIM`` is the tiny deterministic
+    embedder (no model, for tests and smoke runs)."""
+    from embeddings import hashing
+
+    if settings.model.startswith(hashing.PREFIX):
+        return hashing.HashEmbedder(int(settings.model.removeprefix(hashing.PREFIX)))
     from embeddings.sentence_transformer import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(settings, show_progress=progress)

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     )
     answer_max_sentences: int = Field(default=3, ge=1, le=10, description="Sentences in an answer.")
     refusal_threshold: float = Field(
-        default=0.35, ge=0.0, le=1.0, description="Below this evidence score hoidap refuses."
+        default=0.4, ge=0.0, le=1.0, description="Below this evidence score hoidap refuses."
     )
     llm_model_path: Path | None = Field(default=None, description="GGUF model for `llm`.")
     llm_threads: int = Field(default=2, ge=1, description="CPU threads for the local LLM.")
@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         size = info.data.get("chunk_size", 700)
         if value >= size:
             raise ValueError(f"chunk_overlap must be smaller than chunk_size ({size}); got {value}")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("model must not be empty")
+        if value.startswith("hash:") and not (value[5:].isdigit() and 8 <= int(value[5:]) <= 4096):
+            raise ValueError(
+                f"hash embedder needs a dimension 8..4096, e.g. hash:64; got {value!r}"
+            )
         return value
 
     @model_validator(mode="after")

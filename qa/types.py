@@ -81,3 +81,9 @@ class Turn:
 
     question: str
     answer: str = ""
+
+    @classmethod
+    def of(cls, answer: Answer) -> Turn:
+        """The turn an answer makes: its standalone question, so a chain of follow-ups
+        ("Còn ở Bắc Kạn?", "Còn Lạng Sơn?") keeps its subject."""
+        return cls(answer.standalone_question or answer.question, answer.text)

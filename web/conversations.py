@@ -8,6 +8,7 @@ for each other instead of failing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -142,7 +143,10 @@ class ConversationStore:
         return [Message(**row) for row in rows]
 
     def history(self, conversation_id: str) -> list[Turn]:
-        return [Turn(m.question, m.answer_text) for m in self.messages(conversation_id)]
+        return [
+            Turn(json.loads(m.answer_json).get("standalone_question") or m.question, m.answer_text)
+            for m in self.messages(conversation_id)
+        ]
 
     # ----- writing -----
     def add_turn(

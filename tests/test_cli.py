@@ -1,0 +1,139 @@
+"""The `qa` command: output for good input, one clear line and a non-zero exit for bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.pipeline import Pipeline
+from tests.conftest import CORPUS
+
+
+def run(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(["--data-dir", str(data_dir), "--model", "hash:64", *args])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    code, out, _ = run(capsys, tmp_path, "index", str(CORPUS))
+    assert code == 0 and "5 bài mới" in out
+    return tmp_path
+
+
+def test_search_prints_ranked_passages(indexed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, indexed, "search", "Tỷ lệ người DTTS ở Cao Bằng", "-k", "3")
+    assert code == 0
+    assert out.startswith("#1 ")
+    assert "#3 " in out and "#4 " not in out
+
+
+def test_search_json_has_spans_into_the_article(
+    indexed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, indexed, "search", "94,88%", "--json", "-k", "2")
+    assert code == 0
+    hits = json.loads(out)["hits"]
+    assert [h["rank"] for h in hits] == [1, 2]
+    text = (CORPUS / f"{hits[0]['article_id']}.txt").read_text("utf-8")
+    assert hits[0]["text"] in text
+    assert {"bm25", "dense"} == set(hits[0]["scores"])
+
+
+def test_ask_json_cites_exact_characters(indexed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, indexed, "ask", "Cao Bằng có bao nhiêu huyện biên giới?", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    assert not answer["refused"]
+    assert answer["citations"] and "[1]" in answer["answer"]
+    assert all(c["end"] - c["start"] == len(c["quote"]) for c in answer["citations"])
+
+
+def test_ask_prints_sources(indexed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, indexed, "ask", "Cao Bằng có bao nhiêu huyện biên giới?")
+    assert code == 0 and "Nguồn:" in out and "[1]" in out
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "trống"), ("   \n\t", "trống"), ("x" * 100_000, "quá dài")],
+)
+def test_bad_questions_get_a_message(indexed: Path, capsys, question: str, message: str) -> None:
+    for command in ("search", "ask"):
+        code, out, err = run(capsys, indexed, command, question)
+        assert code == 1 and message in err and "Traceback" not in err + out
+
+
+def test_missing_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, tmp_path, "search", "Cao Bằng")
+    assert code == 1 and "qa index" in err
+
+
+def test_corrupt_index(indexed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (indexed / "index" / "manifest.json").write_text("{")
+    code, _, err = run(capsys, indexed, "search", "Cao Bằng")
+    assert code == 1 and "qa index" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.txt", "Tiêu đề\nnội dung".encode("cp1258", errors="replace"), "UTF-8"),
+        ("empty.txt", b"", "tệp rỗng"),
+        ("broken.jsonl", b'{"id": "a", "text": "x"}\n{not json\n', "broken.jsonl:2"),
+    ],
+)
+def test_bad_files_are_named_and_leave_the_index(
+    indexed, tmp_path, capsys, name, content, message
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).write_bytes(content)
+    before = (indexed / "index").resolve()
+    code, _, err = run(capsys, indexed, "index", str(folder))
+    assert code == 1 and message in err and "Traceback" not in err
+    assert (indexed / "index").resolve() == before
+
+
+def test_folder_without_articles_and_missing_path(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run(capsys, tmp_path, "index", str(empty))
+    assert code == 1 and "Không có bài viết" in err
+    code, _, err = run(capsys, tmp_path, "index", str(tmp_path / "nope"))
+    assert code == 1 and "không tìm thấy" in err
+
+
+def test_bad_setting_is_a_message(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HOIDAP_CHUNK_SIZE", "5")
+    code, _, err = run(capsys, tmp_path, "search", "x")
+    assert code == 2 and "chunk_size" in err
+
+
+def test_chat_keeps_context_between_turns(indexed: Path, capsys, monkeypatch) -> None:
+    lines = iter(["Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?", "Còn ở Bắc Kạn thì sao?"])
+
+    def fake_input(_prompt: str) -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    asked: list[tuple[str, list[str]]] = []
+    real_ask = Pipeline.ask
+
+    def spy(self: Pipeline, question: str, history=()):  # type: ignore[no-untyped-def]
+        asked.append((question, [t.question for t in history]))
+        return real_ask(self, question, history)
+
+    monkeypatch.setattr(Pipeline, "ask", spy)
+    code, out, _ = run(capsys, indexed, "chat")
+    assert code == 0 and "94,88%" in out
+    assert asked[1] == ("Còn ở Bắc Kạn thì sao?", ["Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?"])

@@ -1,0 +1,92 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from embeddings.hashing import HashEmbedder
+from qa.errors import IndexCorruptError, IndexMissingError, InputError
+from qa.pipeline import Pipeline
+from tests.conftest import CORPUS, make_settings
+
+
+def _pipeline(data_dir: Path) -> Pipeline:
+    return Pipeline(make_settings(data_dir), embedder=HashEmbedder())
+
+
+def test_missing_index_says_to_run_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError, match="qa index"):
+        _ = _pipeline(tmp_path).data
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "manifest.json").write_text("{not json"), "manifest"),
+        (lambda d: (d / "vectors.npy").unlink(), "hỏng hoặc thiếu"),
+        (lambda d: (d / "chunks.jsonl").write_text('[0, "x", 0, 1]\n'), "hỏng hoặc thiếu"),
+        (lambda d: (d / "dense.faiss").write_bytes(b"garbage"), "hỏng"),
+    ],
+)
+def test_damaged_index_says_to_reindex(pipeline: Pipeline, damage, message: str) -> None:
+    build = pipeline.index_dir.resolve()
+    damage(build)
+    with pytest.raises(IndexCorruptError, match=message):
+        _ = _pipeline(pipeline.settings.data_dir).data
+
+
+def test_index_of_another_model_or_format_says_to_reindex(pipeline: Pipeline) -> None:
+    other = Pipeline(pipeline.settings, embedder=HashEmbedder(32))
+    with pytest.raises(IndexCorruptError, match="mô hình"):
+        _ = other.data
+    manifest = pipeline.index_dir / "manifest.json"
+    raw = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**raw, "format_version": 999}))
+    with pytest.raises(IndexCorruptError, match="định dạng"):
+        _ = _pipeline(pipeline.settings.data_dir).data
+
+
+def test_reindexing_embeds_only_what_changed(tmp_path: Path) -> None:
+    corpus = tmp_path / "articles"
+    shutil.copytree(CORPUS, corpus)
+    pipe = _pipeline(tmp_path / "data")
+    first = pipe.index([corpus])
+    assert len(first.added) == 5 and first.embedded == first.chunks
+
+    (corpus / "004_eb0597a851750997.txt").write_text("Bài mới\nMột câu hoàn toàn mới.", "utf-8")
+    (corpus / "003_39cab0024c364b55.txt").unlink()
+    (corpus / "new.txt").write_text("Bài thêm\nNội dung bài thêm vào kho.", "utf-8")
+    second = pipe.index([corpus])
+    assert second.changed == ["004_eb0597a851750997"]
+    assert second.removed == ["003_39cab0024c364b55"]
+    assert second.added == ["new"]
+    assert len(second.unchanged) == 3
+    assert second.embedded == 2  # one chunk for each changed or added article
+    assert "003_39cab0024c364b55" not in {a.id for a in pipe.articles()}
+
+
+def test_failed_indexing_leaves_the_previous_index_serving(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    before = pipeline.index_dir.resolve()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.txt").write_bytes("Tiêu đề\nnội dung".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-8"):
+        pipeline.index([bad])
+    assert pipeline.index_dir.resolve() == before
+    assert _pipeline(pipeline.settings.data_dir).search("Cao Bằng", 1)
+
+
+def test_a_crash_while_saving_leaves_no_partial_build(pipeline: Pipeline, monkeypatch) -> None:
+    before = pipeline.index_dir.resolve()
+
+    def explode(*_args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("qa.bm25.BM25Index.save", explode)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.index()
+    assert pipeline.index_dir.resolve() == before
+    builds = list((pipeline.settings.data_dir / "builds").iterdir())
+    assert builds == [before]
