@@ -17,6 +17,7 @@ from qa.evidence import Evidence, numbers
 from qa.store import IndexData
 from qa.types import AnswerSentence, Citation, Hit
 
+_MIN_CLAIM_WORDS = 2
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
@@ -133,6 +134,8 @@ class CitationChecker:
             if claim.text.strip(" .").lower() in text.lower():
                 return _Support(hit_no, start, end, 1.0, True)
         evidence = Evidence(claim.text, self._data)
+        if len(evidence.words) < _MIN_CLAIM_WORDS:
+            return None  # a fragment ("Hội") is supported by any passage that has the word
         wanted = numbers(claim.text)
         best_cited = self._best(evidence, wanted, cited, hits)
         if (

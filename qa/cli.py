@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from eval.cli import eval_command
 from qa.errors import HoidapError, InputError
+from qa.model_fetch import llm_command
 from qa.pipeline import Pipeline
 from qa.settings import Settings
 from qa.types import Answer, Hit, Turn
@@ -202,6 +203,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 cli.add_command(eval_command, name="eval")
+cli.add_command(llm_command, name="llm")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

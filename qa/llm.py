@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import httpx
 
 from qa import followup
-from qa.citations import CitationChecker, parse_claims
+from qa.citations import CitationChecker, Claim, parse_claims
 from qa.errors import BackendError, ModelError
 from qa.extractive import REFUSAL, ExtractiveAnswerer, refusal
 from qa.model_fetch import default_model_path
@@ -157,6 +158,22 @@ def _first_line(reply: str) -> str:
     return nfc(line.strip().strip("\"'“”").strip())
 
 
+def _sentences_begun(parts: list[str]) -> int:
+    """Sentences of the text so far; a trailing citation marker does not begin one."""
+    claims = parse_claims("".join(parts))
+    if claims and not any(ch.isalpha() for ch in claims[-1].text):
+        return len(claims) - 1
+    return len(claims)
+
+
+def _distinct(claims: list[Claim]) -> list[Claim]:
+    """The claims without repeats of an earlier sentence."""
+    seen: dict[str, Claim] = {}
+    for claim in claims:
+        seen.setdefault(nfc(claim.text).casefold().strip(" ."), claim)
+    return list(seen.values())
+
+
 def _is_refusal(sentence: str) -> bool:
     return REFUSAL.casefold().rstrip(".") in nfc(sentence).casefold()
 
@@ -199,13 +216,20 @@ class LLMAnswerer:
 
         parts: list[str] = []
         first_token = 0.0
+        limit = self._settings.answer_max_sentences
+        messages = self._messages(question, hits)
         try:
-            for delta in self._client.stream(
-                self._messages(question, hits), max_tokens=self._settings.llm_max_tokens
-            ):
-                first_token = first_token or time.perf_counter() - clock
-                parts.append(delta)
-                yield delta
+            with closing(
+                self._client.stream(messages, max_tokens=self._settings.llm_max_tokens)
+            ) as deltas:
+                for delta in deltas:
+                    first_token = first_token or time.perf_counter() - clock
+                    parts.append(delta)
+                    yield delta
+                    # small models tend to repeat themselves: stop reading (closing the
+                    # connection stops the generation) once a sentence past the limit begins
+                    if delta.strip() and _sentences_begun(parts) > limit:
+                        break
         except BackendError as exc:
             yield from self._fallback(
                 question, hits, f"Không dùng được mô hình ngôn ngữ: {exc}", parts
@@ -213,7 +237,8 @@ class LLMAnswerer:
             return
         timings = {"llm_first_token": first_token, "llm": time.perf_counter() - clock}
 
-        claims = parse_claims("".join(parts))
+        # past the limit only the beginning of a sentence was read: leave it out
+        claims = _distinct(parse_claims("".join(parts))[:limit])
         kept = [c for c in claims if not _is_refusal(c.text)]
         if claims and not kept:
             note = "Mô hình ngôn ngữ không tìm thấy câu trả lời trong các đoạn văn."

@@ -89,7 +89,10 @@ class Settings(BaseSettings):
     refusal_threshold: float = Field(
         default=0.4, ge=0.0, le=1.0, description="Below this evidence score hoidap refuses."
     )
-    llm_model_path: Path | None = Field(default=None, description="GGUF model for `llm`.")
+    llm_model_path: Path | None = Field(
+        default=None,
+        description="GGUF model for `llm` (default: MODEL_CACHE_DIR/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf).",
+    )
     llm_threads: int = Field(default=2, ge=1, description="CPU threads for the local LLM.")
     llm_max_tokens: int = Field(default=256, ge=16, description="Tokens an LLM may write.")
     openai_base_url: str = Field(

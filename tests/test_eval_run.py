@@ -112,7 +112,7 @@ def test_run_writes_results_and_a_self_contained_report(
     results = results_of(out)
     manifest = pipeline.data.manifest
     assert results["format"] == 1
-    assert results["model"] == manifest.model == "hash-trigram-64"
+    assert results["model"] == manifest.model == "hash:64"
     assert results["index"]["corpus_fingerprint"] == manifest.corpus_fingerprint
     assert results["hoidap_version"] and results["settings"]["top_k"] == 5
     assert results["set"] == {

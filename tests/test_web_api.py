@@ -197,7 +197,7 @@ def test_healthz_reports_the_index(client: TestClient, pipeline: Pipeline) -> No
     body = client.get("/healthz").json()
     manifest = pipeline.data.manifest
     assert body["status"] == "ok" and body["index_loaded"] is True
-    assert body["model"] == manifest.model == "hash-trigram-64"
+    assert body["model"] == manifest.model == "hash:64"
     assert (body["article_count"], body["chunk_count"]) == (5, manifest.chunk_count)
 
 
