@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from qa.chunking import sentence_spans
 from qa.evidence import Evidence, numbers
 from qa.store import IndexData
-from qa.types import AnswerSentence, Citation, Hit
+from qa.types import Answer, AnswerSentence, Citation, Hit
 
 _MIN_CLAIM_WORDS = 2
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -46,6 +46,21 @@ class Checked:
     @property
     def grounded(self) -> bool:
         return any(s.supported for s in self.sentences)
+
+    def answer(
+        self, question: str, hits: list[Hit], answerer: str, timings: dict[str, float]
+    ) -> Answer:
+        return Answer(
+            question=question,
+            text=self.text,
+            sentences=self.sentences,
+            citations=self.citations,
+            refused=False,
+            hits=hits,
+            answerer=answerer,
+            timings=timings,
+            notes=self.notes,
+        )
 
 
 def parse_claims(answer: str) -> list[Claim]:

@@ -128,17 +128,7 @@ class ExtractiveAnswerer:
                 )
             )
         checked = CitationChecker(self._data).check(claims, hits)
-        return Answer(
-            question=question,
-            text=checked.text,
-            sentences=checked.sentences,
-            citations=checked.citations,
-            refused=False,
-            hits=hits,
-            answerer=self.name,
-            timings={"answer": time.perf_counter() - clock},
-            notes=checked.notes,
-        )
+        return checked.answer(question, hits, self.name, {"answer": time.perf_counter() - clock})
 
     def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Answer]:
         answer = self.answer(question, hits)

@@ -252,17 +252,7 @@ class LLMAnswerer:
             )
             yield from self._fallback(question, hits, note, parts)
             return
-        yield Answer(
-            question=question,
-            text=checked.text,
-            sentences=checked.sentences,
-            citations=checked.citations,
-            refused=False,
-            hits=hits,
-            answerer=self.name,
-            timings=timings,
-            notes=checked.notes,
-        )
+        yield checked.answer(question, hits, self.name, timings)
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A standalone version of a follow-up question; the rule-based rewrite on any failure."""

@@ -15,6 +15,13 @@ Fusion = Literal["mix", "rrf", "bm25", "dense"]
 _RRF_K = 60
 
 
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` highest scores, best first, without sorting every passage."""
+    n = min(n, len(scores))
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
 def _minmax(values: np.ndarray) -> np.ndarray:
     low, high = float(values.min()), float(values.max())
     if high - low < 1e-9:
@@ -57,31 +64,29 @@ class HybridRetriever:
         if n == 0:
             return []
         pool = min(n, max(self.candidates, k))
-        bm25_all = self._bm25_scores(query) if self.fusion != "dense" else None
-        dense = self._dense(query, pool) if self.fusion != "bm25" else None
-
-        if self.fusion == "bm25" or (dense is None):
-            assert bm25_all is not None
-            order = np.argsort(-bm25_all, kind="stable")[:k]
+        if self.fusion == "bm25":
+            bm25 = self._bm25_scores(query)
             return [
-                self._hit(i, r, float(bm25_all[i]), bm25=float(bm25_all[i]))
-                for r, i in enumerate(order)
+                self._hit(i, r, float(bm25[i]), bm25=float(bm25[i]))
+                for r, i in enumerate(_top(bm25, k))
             ]
-        dense_scores = dict(zip(dense[1].tolist(), dense[0].tolist(), strict=True))
-        if bm25_all is None:
+        dense_scores, dense_ids = self._dense(query, pool)
+        if self.fusion == "dense":
             return [
-                self._hit(i, r, s, dense=s)
-                for r, (i, s) in enumerate(list(dense_scores.items())[:k])
+                self._hit(int(i), r, float(score), dense=float(score))
+                for r, (score, i) in enumerate(zip(dense_scores[:k], dense_ids[:k], strict=True))
             ]
 
-        bm25_top = np.argsort(-bm25_all, kind="stable")[:pool]
-        bm25_top = bm25_top[bm25_all[bm25_top] > 0]
-        union = list(dict.fromkeys([*dense_scores, *bm25_top.tolist()]))
-        floor = min(dense_scores.values()) if dense_scores else 0.0
-        d = np.array([dense_scores.get(i, floor) for i in union], dtype=np.float32)
-        b = bm25_all[union]
+        bm25 = self._bm25_scores(query)
+        bm25_top = _top(bm25, pool)
+        bm25_top = bm25_top[bm25[bm25_top] > 0]
+        dense_by_id = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
+        union = list(dict.fromkeys([*dense_by_id, *bm25_top.tolist()]))
+        floor = min(dense_by_id.values(), default=0.0)
+        d = np.array([dense_by_id.get(i, floor) for i in union], dtype=np.float32)
+        b = bm25[union]
         if self.fusion == "rrf":
-            fused = self._rrf(union, list(dense_scores), bm25_top.tolist())
+            fused = self._rrf(union, list(dense_by_id), bm25_top.tolist())
         else:
             fused = self.dense_weight * _minmax(d) + (1 - self.dense_weight) * _minmax(b)
         order = np.argsort(-fused, kind="stable")[:k]
