@@ -1,7 +1,8 @@
 """What kind of answer a question asks for, and whether a sentence offers one.
 
 "Ai ..." wants a name, "bao nhiêu ..." a number, "khi nào ..." a date, "ở đâu ..." a place. A
-sentence offers one when it holds a name or number the question does not already contain.
+sentence offers one when it holds a name (two capitalized words or more) or a number the question
+does not already contain.
 """
 
 from __future__ import annotations
@@ -43,16 +44,19 @@ def expected(question: str) -> AnswerType:
     return "any"
 
 
-def offers(kind: AnswerType, sentence: str, question: str) -> bool:
-    """Whether the sentence holds a new name or number of the kind the question wants."""
-    if kind == "any":
-        return True
+def offered(kind: AnswerType, sentence: str, question: str) -> list[tuple[int, int]]:
+    """Spans of the names or numbers of the wanted kind that the question does not contain."""
     if kind == "number":
-        return bool(set(_NUMBER.findall(sentence)) - set(_NUMBER.findall(question)))
-    asked = {fold(n) for n in capitalized_names(question)}
-    folded_question = fold(question)
-    return any(
-        fold(name) not in asked and fold(name) not in folded_question
-        for name in capitalized_names(sentence)
-        if len(name) > 1
-    )
+        asked_numbers = set(_NUMBER.findall(question))
+        return [m.span() for m in _NUMBER.finditer(sentence) if m.group() not in asked_numbers]
+    if kind == "any":
+        return []
+    asked = fold(question)
+    # a name is two words or more ("Kiên Ninh", "Tam Đảo"): one capitalized word is as often
+    # the start of a term ("Kế hoạch") as a name
+    spans = []
+    for name in capitalized_names(sentence):
+        if " " in name and fold(name) not in asked:
+            start = sentence.find(name)
+            spans.append((start, start + len(name)))
+    return spans

@@ -28,7 +28,8 @@ _CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+[-–]\s+")
 _LONG_SENTENCE_WORDS = 50
 _CONTEXT_CLAUSES = 1
 _RETRIEVAL_WEIGHT = 0.4
-_ANSWER_TYPE_BONUS = 0.3
+_ANSWER_TYPE_BONUS = 0.5
+_NEAR_CHARS = 40
 _RESTATES = 0.2  # a sentence with less novelty than this only restates the question
 
 
@@ -108,14 +109,17 @@ class ExtractiveAnswerer:
             return refusal(question, hits, self.name, [f"Bằng chứng yếu ({best_coverage:.2f})."])
 
         ranked = sorted(candidates, key=lambda c: -c.score)
-        chosen = [self._answering_span(evidence, ranked[0], hits)]
+        best = ranked[0]
+        chosen = [self._answering_span(evidence, best, hits)]
+        # more sentences only when they are as well supported and nearly as good: best first
         for candidate in ranked[1:]:
-            if len(chosen) >= self.max_sentences or candidate.score < 0.9 * ranked[0].score:
+            if len(chosen) >= self.max_sentences or candidate.score < 0.9 * best.score:
                 break
+            if candidate.coverage < best.coverage:
+                continue
             span = self._answering_span(evidence, candidate, hits)
             if all(not _overlaps(span, other, hits) for other in chosen):
                 chosen.append(span)
-        chosen.sort(key=lambda s: (s.hit, s.start))
 
         claims = []
         for span in chosen:
@@ -149,8 +153,7 @@ class ExtractiveAnswerer:
                 sentence = text[start:end]
                 coverage = evidence.coverage(sentence, context)
                 score = coverage + _RETRIEVAL_WEIGHT * max(hit.score, 0.0) / top
-                if answer_types.offers(wanted, sentence, question):
-                    score += _ANSWER_TYPE_BONUS
+                score += _ANSWER_TYPE_BONUS * _nearby_evidence(evidence, wanted, sentence, question)
                 if not names_ok:
                     score *= 0.5
                 found.append(_Candidate(number, start, end, coverage, score, names_ok))
@@ -188,14 +191,13 @@ def _trim(evidence: Evidence, text: str, start: int, end: int) -> tuple[int, int
     bounds = [start, *(m.end() for m in _CLAUSE_BREAK.finditer(text, start, end)), end]
     clauses = [_strip_span(text, a, b) for a, b in itertools.pairwise(bounds)]
     clauses = [(a, b) for a, b in clauses if b > a]
-    scores = [
-        evidence.coverage(text[a:b]) if evidence.novelty(text[a:b]) > 0 else -1.0
-        for a, b in clauses
-    ]
+    scores = [evidence.coverage(text[a:b]) for a, b in clauses]
     if not clauses or max(scores) <= 0:
         return start, end
     best = scores.index(max(scores))
     first, last = max(0, best - _CONTEXT_CLAUSES), min(len(clauses) - 1, best + _CONTEXT_CLAUSES)
+    if evidence.novelty(text[clauses[first][0] : clauses[last][1]]) <= 0:
+        return start, end  # the clauses only restate the question: keep the whole sentence
     return clauses[first][0], clauses[last][1]
 
 
@@ -205,6 +207,21 @@ def _strip_span(text: str, a: int, b: int) -> tuple[int, int]:
     while b > a and text[b - 1] in " ,;:.-–":
         b -= 1
     return a, b
+
+
+def _nearby_evidence(
+    evidence: Evidence, wanted: answer_types.AnswerType, sentence: str, question: str
+) -> float:
+    """How much of the question stands right around a name or number of the kind it asks for
+    ("Ai chủ trì ...?" is answered where a new name sits next to "chủ trì"); 0 when there is
+    none, 1 when the question asks for no particular kind."""
+    if wanted == "any":
+        return 1.0
+    best = 0.0
+    for start, end in answer_types.offered(wanted, sentence, question):
+        window = sentence[max(0, start - _NEAR_CHARS) : end + _NEAR_CHARS]
+        best = max(best, evidence.coverage(window))
+    return best
 
 
 def _overlaps(a: _Span, b: _Span, hits: list[Hit]) -> bool:
