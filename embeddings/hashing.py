@@ -9,7 +9,6 @@ import numpy as np
 
 from qa.vietnamese import fold
 
-
 PREFIX = "hash:"
 
 
