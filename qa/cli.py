@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from bench.cli import bench_command
 from eval.cli import eval_command
 from qa.errors import HoidapError, InputError
 from qa.model_fetch import llm_command
@@ -204,6 +205,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 cli.add_command(eval_command, name="eval")
 cli.add_command(llm_command, name="llm")
+cli.add_command(bench_command, name="bench")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

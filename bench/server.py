@@ -1,0 +1,184 @@
+"""Section 4: the chat server under load, on loopback only, bounded in requests and time.
+
+uvicorn serves ``create_app(settings, pipeline)`` over the bundled corpus in a child process
+(``bench/serve.py``); an asyncio httpx client keeps 1, 8 or 32 requests in flight against
+``POST /api/ask``. Every request asks a different question (a share of the bundled eval set, topped up
+with dev benchmark questions, mostly refused over the bundled corpus), so the query-embedding
+cache never answers for the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from bench.corpus import BUNDLED
+from bench.machine import machine_info
+from bench.report import Section
+from bench.stats import percentiles
+from qa.settings import PROJECT_ROOT, Settings
+
+BUNDLED_SET = PROJECT_ROOT / "eval" / "sets" / "bundled.jsonl"
+
+
+def question_batches(
+    dev_questions: Path | None, levels: int, size: int, seed: int = 6
+) -> list[list[str]]:
+    """One batch of distinct questions per load level, each with the same mix: an equal share
+    of the bundled eval set (answerable) topped up with dev questions (mostly refused)."""
+
+    def read(path: Path | None) -> list[str]:
+        if path is None or not path.exists():
+            return []
+        rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+        return list(dict.fromkeys(r["question"] for r in rows))
+
+    rng = random.Random(seed)
+    bundled, dev = read(BUNDLED_SET), read(dev_questions)
+    rng.shuffle(bundled)
+    rng.shuffle(dev)
+    batches = []
+    for level in range(levels):
+        own = bundled[level::levels][:size]
+        batch = own + dev[: size - len(own)]
+        dev = dev[size - len(own) :]
+        rng.shuffle(batch)
+        batches.append(batch)
+    return batches
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the chat server exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the chat server did not answer /healthz within {limit_s:.0f} s")
+
+
+async def _load(
+    url: str, questions: list[str], clients: int, time_limit_s: float
+) -> tuple[list[float], int, int, float]:
+    """Latencies of the successful requests, errors, refusals, and the wall time."""
+    latencies: list[float] = []
+    errors = refused = 0
+    queue = iter(questions)
+    deadline = time.perf_counter() + time_limit_s
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal errors, refused
+        for question in queue:
+            if time.perf_counter() > deadline:
+                return
+            clock = time.perf_counter()
+            try:
+                response = await http.post("/api/ask", json={"question": question})
+            except httpx.HTTPError:
+                errors += 1
+                continue
+            if response.status_code == 200:
+                latencies.append(time.perf_counter() - clock)
+                refused += bool(response.json().get("refused"))
+            else:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        return latencies, errors, refused, time.perf_counter() - start
+
+
+def run(
+    settings: Settings,
+    *,
+    levels: tuple[int, ...],
+    requests: int,
+    time_limit_s: float,
+    dev_questions: Path | None,
+    log: Callable[[str], None],
+) -> Section:
+    section = Section("server", machine_info())
+    table = section.table(
+        f"POST /api/ask, at most {requests} requests or {time_limit_s:.0f} s per level",
+        [
+            "concurrent clients",
+            "requests/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "requests",
+            "errors",
+            "refused",
+        ],
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="server-", dir=settings.data_dir / "bench"))
+    server_settings = settings.model_copy(update={"data_dir": scratch, "articles": [BUNDLED]})
+    settings_file = scratch / "settings.json"
+    settings_file.write_text(server_settings.model_dump_json(), "utf-8")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_file = (scratch / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.serve", str(settings_file), str(port)],
+        cwd=PROJECT_ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    batches = question_batches(dev_questions, len(levels), requests)
+    try:
+        log("server: starting uvicorn (indexes the bundled corpus, loads the model)")
+        _wait_healthy(url, process, 300)
+        for clients, batch in zip(levels, batches, strict=True):
+            log(f"server: {clients} concurrent clients, {len(batch)} requests")
+            lat, errors, refused, wall = asyncio.run(_load(url, batch, clients, time_limit_s))
+            p = percentiles(lat) if lat else {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+            table.add(
+                clients,
+                f"{len(lat) / wall:.1f}",
+                *(f"{p[k] * 1000:.0f}" for k in p),
+                len(lat),
+                errors,
+                refused,
+            )
+            section.data[str(clients)] = {"rps": len(lat) / wall, **p, "n": len(lat)}
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_file.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    section.notes += [
+        "One uvicorn worker (as `qa serve` runs it) in a child process; the load generator "
+        "shares the same cores. Each request is a new conversation; the server also writes "
+        "each turn to its SQLite store.",
+        "Questions: every request asks a different one; each level gets a third of the bundled "
+        "eval set (answerable) and dev benchmark questions about articles not in the bundled "
+        "corpus (mostly refused, a cheaper path); the `refused` column shows the mix.",
+    ]
+    return section

@@ -1,0 +1,164 @@
+"""`qa bench`: statistics, report formatting and a tiny query run. Timings are never asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bench import query, report, synth
+from bench.cli import bench_command
+from bench.corpus import BUNDLED, load, load_questions
+from bench.stats import percentiles, repeat, spread
+from embeddings.hashing import HashEmbedder
+from qa.settings import PROJECT_ROOT, Settings
+
+BUNDLED_SET = PROJECT_ROOT / "eval" / "sets" / "bundled.jsonl"
+
+
+def test_spread_is_median_with_range() -> None:
+    s = spread([3.0, 1.0, 2.0, 10.0])
+    assert (s.median, s.low, s.high, s.n) == (2.5, 1.0, 10.0, 4)
+    assert s.format(1) == "2.5 (1.0–10.0)"
+    assert spread([0.0123]).format(1, scale=1000) == "12.3"
+    with pytest.raises(ValueError):
+        spread([])
+
+
+def test_percentiles_interpolate() -> None:
+    p = percentiles([float(v) for v in range(1, 101)])
+    assert p == pytest.approx({"p50": 50.5, "p95": 95.05, "p99": 99.01})
+
+
+def test_repeat_runs_at_least_once_and_stops_at_count() -> None:
+    calls: list[int] = []
+    assert repeat(lambda: calls.append(1) or 1.0, 3, budget_s=60) == [1.0, 1.0, 1.0]
+    assert len(repeat(lambda: 2.0, 5, budget_s=0)) == 1
+
+
+def test_markdown_table_aligns_numbers_right() -> None:
+    text = report.markdown_table(
+        ["size", "kind", "p50"], [["1,000", "flat", "1.5"], ["10,000", "a|b", "—"]]
+    )
+    assert text.splitlines() == [
+        "| size | kind | p50 |",
+        "| ---: | --- | ---: |",
+        "| 1,000 | flat | 1.5 |",
+        "| 10,000 | a\\|b | — |",
+    ]
+
+
+def _section(rows: list[list[str]], note: str) -> report.Section:
+    section = report.Section(
+        "query", {"cpu": "x", "cores": 2, "ram_gib": 1, "python": "3", "date": "d"}
+    )
+    table = section.table("Latency", ["passages", "p50"])
+    for row in rows:
+        table.add(*row)
+    section.notes.append(note)
+    return section
+
+
+def test_merge_replaces_rows_of_the_same_size_and_keeps_others(tmp_path: Path) -> None:
+    out = tmp_path / "latest.md"
+    report.write([_section([["1,000", "1"], ["100,000", "9"]], "first")], out)
+    text = report.write([_section([["10,000", "2"], ["100,000", "8"]], "second")], out)
+    rows = report.load(out.with_suffix(".json"))["query"].tables[0].rows
+    assert rows == [["1,000", "1"], ["10,000", "2"], ["100,000", "8"]]
+    assert "## 3a. Query latency" in text and "- second" in text and "- first" in text
+    fresh = report.write([_section([["5", "1"]], "only")], out, fresh=True)
+    assert "100,000" not in fresh
+
+
+def test_table_rejects_a_row_of_the_wrong_width() -> None:
+    with pytest.raises(ValueError):
+        report.Table("t", ["a", "b"]).add("1")
+
+
+def test_targets_are_listed_with_their_status(tmp_path: Path) -> None:
+    section = _section([["1", "1"]], "n")
+    section.targets.append(report.Target("search p50 ≤ 15 ms at 100k", "12.0 ms", True))
+    text = report.write([section], tmp_path / "r.md", fresh=True)
+    assert "| search p50 ≤ 15 ms at 100k | 12.0 ms | met |" in text
+
+
+@pytest.fixture(scope="module")
+def base() -> synth.Base:
+    return synth.build_base(load(BUNDLED), Settings(), HashEmbedder())
+
+
+def test_synthetic_collection_keeps_real_passages_first(base: synth.Base) -> None:
+    m = len(base.passages)
+    plan = synth.Plan.make(base, m + 50)
+    vectors = synth.vectors(base, plan)
+    texts, terms, _ = synth.texts_and_terms(base, plan)
+    assert vectors.shape == (m + 50, base.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(vectors[:m], base.vectors, atol=1e-6)
+    assert len(texts) == len(terms) == m + 50 and all(texts)
+    # the same seed gives the same vectors, with or without the texts
+    np.testing.assert_array_equal(vectors, synth.vectors(base, synth.Plan.make(base, m + 50)))
+
+
+def test_tiny_query_run_reports_every_size_and_index(base: synth.Base, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    questions = load_questions(BUNDLED_SET, 4)
+    embedder = HashEmbedder()
+    vectors = np.stack([embedder.embed_query(q.question) for q in questions])
+    opts = query.Options(sizes=[40, 90], queries=3, budget_s=5, kinds=("flat", "hnsw", "ivf-sq8"))
+    sections = query.run(
+        settings, base, questions, vectors, opts, {"query", "indexes"}, lambda _: None
+    )
+    by_name = {s.name: s for s in sections}
+    latency, memory = by_name["query"].tables
+    assert [row[0] for row in latency.rows] == ["40", "90"]
+    assert [row[1] for row in latency.rows] == ["flat", "flat"]
+    assert [row[0] for row in memory.rows] == ["40", "90"]
+    kinds = by_name["indexes"].tables[0]
+    assert [row[0] for row in kinds.rows] == [
+        f"{n} · {k}" for n in (40, 90) for k in ("flat", "hnsw", "ivf-sq8")
+    ]
+    assert all(row[4] == "1.000" for row in kinds.rows if row[0].endswith("flat"))
+
+
+def test_cli_writes_markdown_and_json(tmp_path: Path) -> None:
+    out = tmp_path / "results" / "latest.md"
+    args = [
+        "--only",
+        "query",
+        "--sizes",
+        "60",
+        "--hash-embedder",
+        "--questions",
+        "3",
+        "--dev-articles",
+        str(BUNDLED),
+        "--dev-questions",
+        str(BUNDLED_SET),
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(bench_command, args, obj={"settings": Settings(data_dir=tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "| 60 | flat |" in result.output
+    body = json.loads(out.with_suffix(".json").read_text("utf-8"))
+    assert list(body["sections"]) == ["query"]
+    assert out.read_text("utf-8").startswith("# hoidap benchmark")
+
+
+def test_cli_refuses_unknown_sections(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        bench_command, ["--only", "speed"], obj={"settings": Settings(data_dir=tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "unknown section" in result.output
+
+
+def test_notes_of_fully_replaced_rows_are_dropped(tmp_path: Path) -> None:
+    out = tmp_path / "latest.md"
+    report.write([_section([["1,000", "1"]], "old run")], out)
+    text = report.write([_section([["1,000", "2"]], "new run")], out)
+    assert "- new run" in text and "old run" not in text
