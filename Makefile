@@ -47,8 +47,9 @@ test: install-test browser-deps
 	$(BIN)/qa --data-dir var/ci index
 	$(BIN)/qa --data-dir var/ci eval eval/sets/bundled.jsonl --min-recall5 1.0 --out var/ci/eval --overwrite
 
+# the quick run (a few minutes); bench/README.md has the per-section commands for the full one
 bench: install
-	$(BIN)/qa bench
+	$(BIN)/qa bench --quick
 
 eval: index
 	$(BIN)/qa eval eval/sets/bundled.jsonl
