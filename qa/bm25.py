@@ -90,10 +90,6 @@ class BM25Index:
     def scores(self, query: QueryTerms) -> np.ndarray:
         return self._field(query).scores(query.terms)
 
-    def known_terms(self, terms: list[str], folded: bool) -> list[bool]:
-        vocabulary = (self._folded if folded else self._accented).vocabulary
-        return [t in vocabulary for t in terms]
-
     def idf(self, query: QueryTerms) -> np.ndarray:
         return self._field(query).idf(query.terms)
 

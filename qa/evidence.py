@@ -114,6 +114,12 @@ class Evidence:
         return unknown
 
 
+def mentions(text: str, phrase: str) -> bool:
+    """Whether the text contains the phrase as whole words, ignoring case and diacritics."""
+    key = " ".join(_SYLLABLE.findall(fold(phrase)))
+    return bool(key) and f" {key} " in _normalized(text, True)
+
+
 @lru_cache(maxsize=8192)
 def _normalized(text: str, folded: bool) -> str:
     """Syllables of the text separated by single spaces, padded, for whole-word matching."""

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from qa import answer_types
 from qa.chunking import sentence_spans
 from qa.citations import CitationChecker, Claim
-from qa.evidence import Evidence
+from qa.evidence import Evidence, mentions
 from qa.store import IndexData
 from qa.types import Answer, Article, Hit
-from qa.vietnamese import capitalized_names, fold, normalize
+from qa.vietnamese import capitalized_names, normalize
 
 REFUSAL = "Không tìm thấy thông tin này trong các bài viết."
 _WORD = re.compile(r"\w+(?:[.,/]\d+)*")
@@ -161,9 +161,9 @@ class ExtractiveAnswerer:
 
     def _mentions(self, article: Article, name: str) -> bool:
         """Whether the article names it, by the name itself or, for an acronym, its long form."""
-        haystack = fold(f"{article.title}\n{article.text}")
+        text = f"{article.title}\n{article.text}"  # folded once per article, then cached
         long_form = self._data.acronyms.get(normalize(name))
-        return fold(name) in haystack or (long_form is not None and fold(long_form) in haystack)
+        return mentions(text, name) or (long_form is not None and mentions(text, long_form))
 
     def _evidence(self, candidates: list[_Candidate]) -> float:
         """Best coverage among passages that mention the question's names."""
