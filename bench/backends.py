@@ -20,7 +20,7 @@ from bench.corpus import Question, load, load_questions, passages, subset
 from bench.machine import machine_info
 from bench.report import Section, Target
 from bench.stats import percentiles, repeat, spread
-from qa.settings import DEFAULT_MODEL, Settings
+from qa.core.settings import DEFAULT_MODEL, Settings
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 INT8_FILE = "onnx/model_qint8_avx512_vnni.onnx"  # the file SentenceTransformerEmbedder loads
@@ -73,7 +73,7 @@ def _quality(
     settings: Settings, embedder, articles_path: Path, questions: list[Question], k: int
 ) -> tuple[dict[str, float], float, int]:
     from qa.pipeline import Pipeline
-    from qa.retrieval import HybridRetriever
+    from qa.retrieve.hybrid import HybridRetriever
 
     scratch = Path(tempfile.mkdtemp(prefix="backends-", dir=settings.data_dir / "bench"))
     try:

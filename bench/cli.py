@@ -26,8 +26,8 @@ from bench.corpus import (
     questions_beside,
     subset,
 )
-from qa.protocols import Embedder
-from qa.settings import PROJECT_ROOT, Settings
+from qa.core.protocols import Embedder
+from qa.core.settings import PROJECT_ROOT, Settings
 
 SECTIONS = report.ORDER
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results" / "latest.md"

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.chunking import SentenceChunker
-from qa.loading import load_articles
-from qa.settings import PROJECT_ROOT, Settings
-from qa.types import Article
+from qa.core.settings import PROJECT_ROOT, Settings
+from qa.core.types import Article
+from qa.ingest.chunking import SentenceChunker
+from qa.ingest.loading import load_articles
 
 BUNDLED = PROJECT_ROOT / "data" / "articles"
 DEV_DIR = PROJECT_ROOT.parent / "shared" / "eval-data" / "vinewsqa-dev"

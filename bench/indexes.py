@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 
 from bench.machine import rss_bytes
-from embeddings.faiss_index import FaissIndex, IndexSpec, _ivf_lists, _pq_subquantizers
+from qa.index.dense import FaissIndex, IndexSpec, _ivf_lists, _pq_subquantizers
 
 KINDS = ("flat", "hnsw", "ivf-sq8", "ivf-pq")
 HNSW_PROBE = 20_000

@@ -20,7 +20,7 @@ from bench.machine import machine_info, peak_rss_bytes
 from bench.report import Section, Target
 from bench.stats import spread
 from bench.workers import in_child
-from qa.settings import Settings
+from qa.core.settings import Settings
 
 STAGES = ("load_clean", "chunk", "embed", "vector_index", "keyword_index", "save")
 MIB = 1024**2

@@ -24,14 +24,14 @@ from bench.corpus import Question
 from bench.machine import available_bytes, machine_info, rss_bytes
 from bench.report import Section, Target
 from bench.stats import latencies, percentiles
-from embeddings.faiss_index import IndexSpec
-from qa.bm25 import BM25Index
-from qa.extractive import ExtractiveAnswerer
+from qa.answer.extractive import ExtractiveAnswerer
+from qa.core.settings import Settings
+from qa.core.types import Article, Chunk
+from qa.index.bm25 import BM25Index
+from qa.index.dense import IndexSpec
+from qa.index.store import FORMAT_VERSION, IndexData, Manifest
 from qa.pipeline import index_spec
-from qa.retrieval import HybridRetriever
-from qa.settings import Settings
-from qa.store import FORMAT_VERSION, IndexData, Manifest
-from qa.types import Article, Chunk
+from qa.retrieve.hybrid import HybridRetriever
 
 MIB = 1024**2
 # rough bytes per passage each part needs while it runs (texts, terms, BM25 build, indexes)

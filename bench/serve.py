@@ -14,9 +14,9 @@ from pathlib import Path
 def main(settings_file: str, port: str) -> None:
     import uvicorn
 
-    from qa.errors import IndexMissingError
+    from qa.core.errors import IndexMissingError
+    from qa.core.settings import Settings
     from qa.pipeline import Pipeline
-    from qa.settings import Settings
     from web.app import create_app
 
     settings = Settings(**json.loads(Path(settings_file).read_text("utf-8")))

@@ -27,7 +27,7 @@ from bench.corpus import BUNDLED
 from bench.machine import machine_info
 from bench.report import Section
 from bench.stats import percentiles
-from qa.settings import PROJECT_ROOT, Settings
+from qa.core.settings import PROJECT_ROOT, Settings
 
 BUNDLED_SET = PROJECT_ROOT / "eval" / "sets" / "bundled.jsonl"
 

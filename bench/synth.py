@@ -1,7 +1,7 @@
 """Large collections made from real Vietnamese text, for the query and index sections.
 
 *Base*: the dev benchmark's articles cut by hoidap's chunker into real passages; each passage's
-sentences with their BM25 terms (``qa.analysis.document_terms``, computed once per sentence),
+sentences with their BM25 terms (``qa.text.terms.document_terms``, computed once per sentence),
 and one real embedding per passage.
 
 *Collection of n passages*: the first ``min(n, M)`` are the M real passages. Every further one
@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpus import passages
-from qa import acronyms as acronym_lib
-from qa.analysis import document_terms
-from qa.chunking import sentence_spans
-from qa.protocols import Embedder
-from qa.settings import Settings
-from qa.types import Article
+from qa.core.protocols import Embedder
+from qa.core.settings import Settings
+from qa.core.types import Article
+from qa.ingest.chunking import sentence_spans
+from qa.text import acronyms as acronym_lib
+from qa.text.terms import document_terms
 
 SIGMA = 0.1
 _BLOCK = 100_000

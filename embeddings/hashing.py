@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.vietnamese import fold
+from qa.text.vietnamese import fold
 
 PREFIX = "hash:"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import ModelError
-from qa.settings import DEFAULT_MODEL, Settings
+from qa.core.errors import ModelError
+from qa.core.settings import DEFAULT_MODEL, Settings
 
 
 def resolve_model_path(settings: Settings) -> str:

@@ -16,9 +16,9 @@ from eval.report import format_value, metric_label
 from eval.runner import REPORT, RESULTS, check_out_dir, default_run_dir, run_set, write_run
 from eval.sets import EvalSet, OnInvalid, load_set
 from eval.summary import gate_failure
-from qa.errors import HoidapError
+from qa.core.errors import HoidapError
+from qa.core.settings import Settings
 from qa.pipeline import Pipeline
-from qa.settings import Settings
 
 
 class _RunByDefault(click.Group):

@@ -9,7 +9,7 @@ from typing import Any
 from eval.report import format_value, metric_label, render_compare
 from eval.runner import FORMAT, RESULTS
 from eval.scoring import PROBLEMS
-from qa.errors import InputError
+from qa.core.errors import InputError
 
 COMPARE_JSON, COMPARE_HTML = "compare.json", "compare.html"
 _COUNTS = ("questions", "answerable", "unanswerable")

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from eval.sets import EvalQuestion, EvalSet, OnInvalid, parse_question
-from qa.errors import HoidapError, InputError
-from qa.indexing import corpus_fingerprint
-from qa.loading import article_id, load_articles
+from qa.core.errors import HoidapError, InputError
+from qa.index.build import corpus_fingerprint
+from qa.ingest.loading import article_id, load_articles
 from qa.pipeline import Pipeline
-from qa.vietnamese import fold, nfc
+from qa.text.vietnamese import fold, nfc
 
 EVAL_INDEX = "eval-index"
 CORPUS = "corpus.jsonl"

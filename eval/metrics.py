@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from qa.vietnamese import normalize
+from qa.text.vietnamese import normalize
 
 _PUNCTUATION = re.compile(r"[^\w\s]|_")
 

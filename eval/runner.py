@@ -17,9 +17,9 @@ from eval.scoring import QuestionResult, judge
 from eval.sets import EvalQuestion, EvalSet, evidence_problems
 from eval.summary import recall_curves, summarize, summarize_by_tag
 from qa import __version__
-from qa.errors import HoidapError, InputError
+from qa.core.errors import HoidapError, InputError
+from qa.core.types import Answer, Article, Hit, Turn
 from qa.pipeline import Pipeline
-from qa.types import Answer, Article, Hit, Turn
 
 FORMAT = 1
 RUNS_DIR = Path("eval") / "runs"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from eval import metrics
 from eval.sets import EvalQuestion
-from qa.types import Answer, Article, Hit
+from qa.core.types import Answer, Article, Hit
 
 RANKS = (1, 5, 10)
 # Problem codes, in the order the report lists them, with their labels for readers.

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from qa.errors import InputError
-from qa.loading import article_id
-from qa.types import Article
-from qa.vietnamese import nfc
+from qa.core.errors import InputError
+from qa.core.types import Article
+from qa.ingest.loading import article_id
+from qa.text.vietnamese import nfc
 
 OnInvalid = Literal["skip", "stop"]
 FIELDS = (

@@ -7,19 +7,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from embeddings.faiss_index import IndexSpec
-from qa import store
-from qa.chunking import SentenceChunker
-from qa.errors import HoidapError, IndexMissingError, InputError, NotFoundError
-from qa.extractive import ExtractiveAnswerer
-from qa.followup import rewrite
-from qa.indexing import IndexReport, build
-from qa.loading import load_articles
-from qa.protocols import Answerer, Chunker, Embedder
-from qa.retrieval import HybridRetriever
-from qa.settings import Settings
-from qa.types import Answer, Article, Hit, Turn
-from qa.vietnamese import nfc
+from qa.answer.extractive import ExtractiveAnswerer
+from qa.answer.followup import rewrite
+from qa.core.errors import HoidapError, IndexMissingError, InputError, NotFoundError
+from qa.core.protocols import Answerer, Chunker, Embedder
+from qa.core.settings import Settings
+from qa.core.types import Answer, Article, Hit, Turn
+from qa.index import store
+from qa.index.build import IndexReport, build
+from qa.index.dense import IndexSpec
+from qa.ingest.chunking import SentenceChunker
+from qa.ingest.loading import load_articles
+from qa.retrieve.hybrid import HybridRetriever
+from qa.text.vietnamese import nfc
 
 
 def index_spec(settings: Settings) -> IndexSpec:
@@ -168,7 +168,7 @@ class Pipeline:
         )
         if self.settings.answerer == "extractive":
             return extractive
-        from qa.llm import llm_answerer
+        from qa.answer.llm import llm_answerer
 
         return llm_answerer(self.settings, data, extractive)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from embeddings.hashing import HashEmbedder
+from qa.core.settings import PROJECT_ROOT, Settings
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT, Settings
 
 CORPUS = PROJECT_ROOT / "data" / "articles"
 

@@ -1,5 +1,5 @@
-from qa.acronyms import COMMON, learn, merged
-from qa.loading import load_articles
+from qa.ingest.loading import load_articles
+from qa.text.acronyms import COMMON, learn, merged
 from tests.conftest import CORPUS
 
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from qa.citations import CitationChecker, Claim, parse_claims
-from qa.errors import InputError
-from qa.extractive import REFUSAL
-from qa.followup import rewrite
+from qa.answer.citations import CitationChecker, Claim, parse_claims
+from qa.answer.extractive import REFUSAL
+from qa.answer.followup import rewrite
+from qa.core.errors import InputError
+from qa.core.types import Answer, Turn
 from qa.pipeline import Pipeline
-from qa.types import Answer, Turn
 
 
 def assert_exact_citations(pipeline: Pipeline, answer: Answer) -> None:

@@ -14,7 +14,7 @@ from bench.cli import bench_command
 from bench.corpus import BUNDLED, load, load_questions
 from bench.stats import percentiles, repeat, spread
 from embeddings.hashing import HashEmbedder
-from qa.settings import PROJECT_ROOT, Settings
+from qa.core.settings import PROJECT_ROOT, Settings
 
 BUNDLED_SET = PROJECT_ROOT / "eval" / "sets" / "bundled.jsonl"
 

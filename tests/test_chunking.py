@@ -1,8 +1,8 @@
 import pytest
 
-from qa.chunking import SentenceChunker, sentence_spans
-from qa.loading import load_articles
-from qa.types import Article
+from qa.core.types import Article
+from qa.ingest.chunking import SentenceChunker, sentence_spans
+from qa.ingest.loading import load_articles
 from tests.conftest import CORPUS
 
 

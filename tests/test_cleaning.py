@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.cleaning import clean_text
-from qa.loading import load_articles
+from qa.ingest.cleaning import clean_text
+from qa.ingest.loading import load_articles
 from tests.conftest import CORPUS
 
 RAW = """Tiêu đề bài viết

@@ -1,6 +1,6 @@
 """The README documents every setting (a cheap test that keeps it honest)."""
 
-from qa.settings import PROJECT_ROOT, Settings
+from qa.core.settings import PROJECT_ROOT, Settings
 
 
 def test_every_setting_is_in_the_readme() -> None:

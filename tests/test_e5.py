@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from embeddings import e5
-from qa.errors import ModelError
+from qa.core.errors import ModelError
 
 QUERIES = [
     "Thủ đô của Việt Nam là thành phố nào?",

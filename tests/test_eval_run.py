@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 
 from eval.cli import eval_command
 from eval.external import EVAL_INDEX
+from qa.core.types import Answer, AnswerSentence, Citation, Turn
 from qa.pipeline import Pipeline
-from qa.types import Answer, AnswerSentence, Citation, Turn
 
 A0, A1 = "000_9a3428ac41f124c4", "001_7009c7100f5f86cf"
 SMALL = [

@@ -9,7 +9,7 @@ import pytest
 from eval.scoring import judge
 from eval.sets import EvalQuestion
 from eval.summary import gate_failure, recall_curves, summarize, summarize_by_tag
-from qa.types import Answer, AnswerSentence, Article, Chunk, Citation, Hit
+from qa.core.types import Answer, AnswerSentence, Article, Chunk, Citation, Hit
 
 TEXT_A = "Ông Kiên Ninh là Trưởng Ban Dân tộc tỉnh Trà Vinh. Hội nghị diễn ra ngày 27/6."
 TEXT_B = "Bà Triệu Thị Thu Phương là Trưởng Ban Dân tộc tỉnh Bắc Kạn."

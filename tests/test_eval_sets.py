@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from eval.sets import EvalQuestion, evidence_problems, load_set
-from qa.errors import InputError
-from qa.loading import load_articles
-from qa.settings import PROJECT_ROOT
+from qa.core.errors import InputError
+from qa.core.settings import PROJECT_ROOT
+from qa.ingest.loading import load_articles
 
 BUNDLED = PROJECT_ROOT / "eval" / "sets" / "bundled.jsonl"
 GOOD = {"id": "q1", "question": "Ai?", "answers": ["Kiên Ninh"]}

@@ -23,15 +23,15 @@ from click.testing import CliRunner
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from qa import model_fetch
-from qa.errors import BackendError, ModelError
-from qa.extractive import REFUSAL, ExtractiveAnswerer
-from qa.followup import rewrite as rule_rewrite
-from qa.llm import LLMAnswerer, OpenAIChatClient, llm_answerer
-from qa.model_fetch import assemble, default_model_path, llm_command
+from qa.answer import model_fetch
+from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
+from qa.answer.followup import rewrite as rule_rewrite
+from qa.answer.llm import LLMAnswerer, OpenAIChatClient, llm_answerer
+from qa.answer.model_fetch import assemble, default_model_path, llm_command
+from qa.core.errors import BackendError, ModelError
+from qa.core.settings import Settings
+from qa.core.types import Answer, Turn
 from qa.pipeline import Pipeline
-from qa.settings import Settings
-from qa.types import Answer, Turn
 from tests.conftest import CORPUS
 
 PLACE = "Hội nghị giao lưu trao đổi kinh nghiệm về công tác dân tộc của 8 tỉnh, thành phố khu vực phía Bắc năm 2022 được tổ chức ở đâu?"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from eval.sets import load_set
+from qa.core.settings import PROJECT_ROOT
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT
-from qa.vietnamese import normalize
+from qa.text.vietnamese import normalize
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.model

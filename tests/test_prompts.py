@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from qa.extractive import REFUSAL
-from qa.prompts import PROMPTS_DIR, Prompts, render
-from qa.types import Turn
+from qa.answer.extractive import REFUSAL
+from qa.answer.prompts import PROMPTS_DIR, Prompts, render
+from qa.core.types import Turn
 
 
 def test_bundled_templates_exist() -> None:

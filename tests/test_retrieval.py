@@ -3,12 +3,12 @@ import itertools
 import numpy as np
 import pytest
 
-from embeddings.faiss_index import FaissIndex, IndexSpec
 from embeddings.hashing import HashEmbedder
-from qa.analysis import QueryTerms, document_terms
-from qa.bm25 import BM25Index
+from qa.index.bm25 import BM25Index
+from qa.index.dense import FaissIndex, IndexSpec
 from qa.pipeline import Pipeline
-from qa.retrieval import HybridRetriever
+from qa.retrieve.hybrid import HybridRetriever
+from qa.text.terms import QueryTerms, document_terms
 
 
 def test_bm25_prefers_the_passage_with_rarer_matching_terms() -> None:

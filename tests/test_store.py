@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from embeddings.hashing import HashEmbedder
-from qa.errors import IndexCorruptError, IndexMissingError, InputError
+from qa.core.errors import IndexCorruptError, IndexMissingError, InputError
 from qa.pipeline import Pipeline
 from tests.conftest import CORPUS, make_settings
 
@@ -84,7 +84,7 @@ def test_a_crash_while_saving_leaves_no_partial_build(pipeline: Pipeline, monkey
     def explode(*_args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("qa.bm25.BM25Index.save", explode)
+    monkeypatch.setattr("qa.index.bm25.BM25Index.save", explode)
     with pytest.raises(OSError, match="disk full"):
         pipeline.index()
     assert pipeline.index_dir.resolve() == before

@@ -1,7 +1,7 @@
 import pytest
 
-from qa.analysis import document_terms, query_terms
-from qa.vietnamese import capitalized_names, fold, has_diacritics, nfc, normalize, segment
+from qa.text.terms import document_terms, query_terms
+from qa.text.vietnamese import capitalized_names, fold, has_diacritics, nfc, normalize, segment
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.errors import BackendError
+from qa.core.errors import BackendError
+from qa.core.settings import Settings
+from qa.core.types import Answer, Article, Turn
 from qa.pipeline import Pipeline
-from qa.settings import Settings
-from qa.types import Answer, Article, Turn
 from web.app import WEB_DIR, create_app
 from web.conversations import ConversationStore
 

@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from qa.core.settings import PROJECT_ROOT
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT
 from web.app import create_app
 
 pytestmark = pytest.mark.browser

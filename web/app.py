@@ -21,9 +21,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
 from qa import __version__
-from qa.errors import HoidapError
+from qa.core.errors import HoidapError
+from qa.core.settings import Settings
 from qa.pipeline import Pipeline
-from qa.settings import Settings
 from web.conversations import ConversationStore
 from web.errors import Problem, describe
 from web.routes import articles, ask, conversations, docs, health, openai, pages

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from qa.core.types import Answer, Turn
 from qa.pipeline import Pipeline
-from qa.types import Answer, Turn
 from web.conversations import ConversationStore, Message
 from web.schemas import AnswerOut, AskResponse, ConversationOut, ConversationSummary, TurnOut
 from web.sse import primed

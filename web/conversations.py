@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from qa.errors import NotFoundError
-from qa.types import Turn
+from qa.core.errors import NotFoundError
+from qa.core.types import Turn
 
 Rating = Literal["up", "down"]
 _TITLE_CHARS = 80

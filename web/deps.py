@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
+from qa.core.settings import Settings
 from qa.pipeline import Pipeline
-from qa.settings import Settings
 from web.chat import Chat
 from web.conversations import ConversationStore
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qa.errors import (
+from qa.core.errors import (
     BackendError,
     HoidapError,
     IndexCorruptError,

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.errors import InputError
-from qa.types import Answer, Turn
+from qa.core.errors import InputError
+from qa.core.types import Answer, Turn
 from web.schemas import CitationOut
 
 MODEL = "hoidap"

@@ -7,7 +7,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import AliasChoices, BaseModel, Field
 
-from qa.types import Answer, Article, Citation, Hit
+from qa.core.types import Answer, Article, Citation, Hit
 from web.conversations import Conversation
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from qa.types import Answer
+from qa.core.types import Answer
 from web import sse
 from web.deps import PipelineDep
 from web.errors import Problem

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qa.errors import InputError
-from qa.types import Article
+from qa.core.errors import InputError
+from qa.core.types import Article
 from web.deps import ChatDep, FormDep, PipelineDep, SettingsDep, StoreDep, TemplatesDep
 from web.schemas import ArticleSummary, ConversationOut, ConversationSummary, conversation_url
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from embeddings.faiss_index import FaissIndex, IndexSpec
-from qa import acronyms as acronym_lib
-from qa.analysis import document_terms
-from qa.bm25 import BM25Index
-from qa.protocols import Chunker, Embedder
-from qa.store import FORMAT_VERSION, IndexData, Manifest
-from qa.types import Article, Chunk
-from qa.vietnamese import capitalized_names, fold
+from qa.core.protocols import Chunker, Embedder
+from qa.core.types import Article, Chunk
+from qa.index.bm25 import BM25Index
+from qa.index.dense import FaissIndex, IndexSpec
+from qa.index.store import FORMAT_VERSION, IndexData, Manifest
+from qa.text import acronyms as acronym_lib
+from qa.text.terms import document_terms
+from qa.text.vietnamese import capitalized_names, fold
 
 _EMBED_BATCH = 256
 _NAME_WORDS = 6

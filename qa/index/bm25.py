@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from qa.analysis import QueryTerms
+from qa.text.terms import QueryTerms
 
 
 @dataclass

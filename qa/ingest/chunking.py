@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.types import Article
+from qa.core.types import Article
 
 # A sentence ends at . ! ? … (with any closing quotes or brackets) before whitespace and a
 # word, or at a line break.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from qa.vietnamese import fold, normalize
+from qa.text.vietnamese import fold, normalize
 
 # Standard Vietnamese administrative acronyms, so they work before any corpus defines them.
 COMMON: dict[str, str] = {

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.types import Turn
-from qa.vietnamese import capitalized_names
+from qa.core.types import Turn
+from qa.text.vietnamese import capitalized_names
 
 _OPENER = r"(?:vậy còn|thế còn|còn về|còn|vậy thì|vậy|thế thì|thế)"
 _CLOSER = r"(?:thì sao|thế nào|ra sao|nữa)"

@@ -14,13 +14,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from qa import answer_types
-from qa.chunking import sentence_spans
-from qa.citations import CitationChecker, Claim
-from qa.evidence import Evidence, mentions
-from qa.store import IndexData
-from qa.types import Answer, Article, Hit
-from qa.vietnamese import capitalized_names, normalize
+from qa.answer import answer_types
+from qa.answer.citations import CitationChecker, Claim
+from qa.answer.evidence import Evidence, mentions
+from qa.core.types import Answer, Article, Hit
+from qa.index.store import IndexData
+from qa.ingest.chunking import sentence_spans
+from qa.text.vietnamese import capitalized_names, normalize
 
 REFUSAL = "Không tìm thấy thông tin này trong các bài viết."
 _WORD = re.compile(r"\w+(?:[.,/]\d+)*")

@@ -6,10 +6,10 @@ from typing import Literal
 
 import numpy as np
 
-from qa.analysis import query_terms
-from qa.protocols import Embedder
-from qa.store import IndexData
-from qa.types import Hit
+from qa.core.protocols import Embedder
+from qa.core.types import Hit
+from qa.index.store import IndexData
+from qa.text.terms import query_terms
 
 Fusion = Literal["mix", "rrf", "bm25", "dense"]
 _RRF_K = 60

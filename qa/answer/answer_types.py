@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from qa.vietnamese import capitalized_names, fold
+from qa.text.vietnamese import capitalized_names, fold
 
 AnswerType = Literal["name", "number", "any"]
 

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from bench.cli import bench_command
 from eval.cli import eval_command
-from qa.errors import HoidapError, InputError
-from qa.model_fetch import llm_command
+from qa.answer.model_fetch import llm_command
+from qa.core.errors import HoidapError, InputError
+from qa.core.settings import Settings
+from qa.core.types import Answer, Hit, Turn
 from qa.pipeline import Pipeline
-from qa.settings import Settings
-from qa.types import Answer, Hit, Turn
 
 
 def _settings(ctx: click.Context) -> Settings:

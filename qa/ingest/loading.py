@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from qa.cleaning import clean_text, fallback_title
-from qa.errors import InputError
-from qa.types import Article
+from qa.core.errors import InputError
+from qa.core.types import Article
+from qa.ingest.cleaning import clean_text, fallback_title
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.types import Answer, Article, Chunk, Hit
+from qa.core.types import Answer, Article, Chunk, Hit
 
 
 class Chunker(Protocol):

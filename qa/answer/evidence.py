@@ -18,9 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.analysis import QUERY_STOPWORDS, QueryTerms, expand_acronyms
-from qa.store import IndexData
-from qa.vietnamese import capitalized_names, fold, has_diacritics, nfc, normalize, segment
+from qa.index.store import IndexData
+from qa.text.terms import QUERY_STOPWORDS, QueryTerms, expand_acronyms
+from qa.text.vietnamese import capitalized_names, fold, has_diacritics, nfc, normalize, segment
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
 _SYLLABLE = re.compile(r"\w+")

@@ -23,8 +23,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from qa.errors import ModelError
-from qa.settings import Settings
+from qa.core.errors import ModelError
+from qa.core.settings import Settings
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.vietnamese import nfc
+from qa.text.vietnamese import nfc
 
 # A line that starts the page footer: everything from it on is not article text.
 _FOOTER_START = re.compile(

@@ -12,7 +12,7 @@ from typing import Literal
 import faiss
 import numpy as np
 
-from qa.errors import IndexCorruptError
+from qa.core.errors import IndexCorruptError
 
 Kind = Literal["flat", "hnsw", "ivf"]
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.chunking import sentence_spans
-from qa.evidence import Evidence, numbers
-from qa.store import IndexData
-from qa.types import Answer, AnswerSentence, Citation, Hit
+from qa.answer.evidence import Evidence, numbers
+from qa.core.types import Answer, AnswerSentence, Citation, Hit
+from qa.index.store import IndexData
+from qa.ingest.chunking import sentence_spans
 
 _MIN_CLAIM_WORDS = 2
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from qa.vietnamese import fold, has_diacritics, normalize, segment
+from qa.text.vietnamese import fold, has_diacritics, normalize, segment
 
 # Question words and particles that say nothing about the topic.
 QUERY_STOPWORDS = frozenset(

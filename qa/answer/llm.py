@@ -27,16 +27,16 @@ from typing import Any
 
 import httpx
 
-from qa import followup
-from qa.citations import CitationChecker, Claim, parse_claims
-from qa.errors import BackendError, ModelError
-from qa.extractive import REFUSAL, ExtractiveAnswerer, refusal
-from qa.model_fetch import default_model_path
-from qa.prompts import render
-from qa.settings import Settings
-from qa.store import IndexData
-from qa.types import Answer, Hit, Turn
-from qa.vietnamese import nfc
+from qa.answer import followup
+from qa.answer.citations import CitationChecker, Claim, parse_claims
+from qa.answer.extractive import REFUSAL, ExtractiveAnswerer, refusal
+from qa.answer.model_fetch import default_model_path
+from qa.answer.prompts import render
+from qa.core.errors import BackendError, ModelError
+from qa.core.settings import Settings
+from qa.core.types import Answer, Hit, Turn
+from qa.index.store import IndexData
+from qa.text.vietnamese import nfc
 
 Message = dict[str, str]
 

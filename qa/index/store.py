@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.faiss_index import FaissIndex, IndexSpec
 from qa import __version__
-from qa.bm25 import BM25Index
-from qa.errors import IndexCorruptError, IndexMissingError
-from qa.types import Article, Chunk
+from qa.core.errors import IndexCorruptError, IndexMissingError
+from qa.core.types import Article, Chunk
+from qa.index.bm25 import BM25Index
+from qa.index.dense import FaissIndex, IndexSpec
 
 FORMAT_VERSION = 2
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."

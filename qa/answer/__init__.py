@@ -1,0 +1,1 @@
+"""Answers: refusal, evidence, citation checks, the extractive and LLM answerers, follow-ups."""

@@ -1,0 +1,1 @@
+"""Core: the typed values passed between stages, the protocols, errors and settings."""

@@ -1,0 +1,1 @@
+"""Ingest: loading files into cleaned articles and cutting them into passages."""

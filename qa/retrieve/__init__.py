@@ -1,0 +1,1 @@
+"""Retrieval: BM25 and dense candidates fused into ranked hits."""

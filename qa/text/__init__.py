@@ -1,0 +1,1 @@
+"""Vietnamese text: normalization, folding, segmentation, terms, acronyms and sentences."""
