@@ -37,12 +37,14 @@ run: index
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
-# Everything: lint, every test (the real model and the browser included), then the eval gate:
+# Everything: lint, the import layers (pyproject.toml, [tool.importlinter]), every test (the real model and the browser included), then the eval gate:
 # the bundled set with the real model must keep answer recall@5 at 1.0.
 test: install-test browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	$(BIN)/qa --data-dir var/ci index
 	$(BIN)/qa --data-dir var/ci eval eval/sets/bundled.jsonl --min-recall5 1.0 --out var/ci/eval --overwrite

@@ -72,8 +72,8 @@ def answer_recall(retrieve: Callable[[str], list], questions: list[Question]) ->
 def _quality(
     settings: Settings, embedder, articles_path: Path, questions: list[Question], k: int
 ) -> tuple[dict[str, float], float, int]:
+    from qa import components
     from qa.pipeline import Pipeline
-    from qa.retrieve.hybrid import HybridRetriever
 
     scratch = Path(tempfile.mkdtemp(prefix="backends-", dir=settings.data_dir / "bench"))
     try:
@@ -81,12 +81,8 @@ def _quality(
         report = pipeline.index([articles_path])
         recall = {}
         for fusion in ("dense", settings.fusion):
-            retriever = HybridRetriever(
-                pipeline.data,
-                embedder,
-                fusion=fusion,  # type: ignore[arg-type]
-                dense_weight=settings.dense_weight,
-                candidates=settings.candidates,
+            retriever = components.retriever(
+                settings.model_copy(update={"fusion": fusion}), pipeline.data, embedder
             )
             recall[fusion] = answer_recall(lambda q, r=retriever: r.retrieve(q, k), questions)
     finally:
@@ -106,7 +102,7 @@ def run(
     log: Callable[[str], None],
     k: int = 5,
 ) -> Section:
-    from embeddings.sentence_transformer import SentenceTransformerEmbedder
+    from qa import components
 
     section = Section("backends", machine_info())
     if settings.model != DEFAULT_MODEL:
@@ -167,7 +163,7 @@ def run(
             update={"embed_backend": backend, "model_cache_dir": cache}
         )
         clock = time.perf_counter()
-        embedder = SentenceTransformerEmbedder(backend_settings)
+        embedder = components.embedder(backend_settings)
         load_s = time.perf_counter() - clock
         embedder.embed_passages(sample_texts[:8])  # warm-up
         vectors: list[np.ndarray] = []

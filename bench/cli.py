@@ -74,9 +74,9 @@ def _embedder(settings: Settings, plan: Plan) -> Embedder:
         from embeddings.hashing import HashEmbedder
 
         return HashEmbedder()
-    from qa.pipeline import default_embedder
+    from qa import components
 
-    return default_embedder(settings)
+    return components.embedder(settings)
 
 
 def run(settings: Settings, plan: Plan, log: Callable[[str], None]) -> list[report.Section]:

@@ -43,10 +43,11 @@ def _scratch(settings: Settings) -> Path:
 
 
 def hoidap_runs(settings: Settings, path: Path, repeats: int, budget_s: float) -> Runs:
-    from qa.pipeline import Pipeline, default_embedder
+    from qa import components
+    from qa.pipeline import Pipeline
 
     clock = time.perf_counter()
-    embedder = default_embedder(settings)
+    embedder = components.embedder(settings)
     model_load = time.perf_counter() - clock
     scratch = _scratch(settings)
     totals, stages, report = [], [], None
@@ -73,12 +74,12 @@ def baseline_runs(settings: Settings, path: Path, repeats: int, budget_s: float)
     import faiss
     from sentence_transformers import SentenceTransformer
 
-    from embeddings.sentence_transformer import resolve_model_path
+    from qa.components import model_path
 
     articles = load(path)
     texts = [settings.passage_prefix + a.text[s:e] for a, s, e in passages(articles, settings)]
     clock = time.perf_counter()
-    model = SentenceTransformer(resolve_model_path(settings), device="cpu")
+    model = SentenceTransformer(model_path(settings), device="cpu")
     model_load = time.perf_counter() - clock
     totals = []
     started = time.perf_counter()

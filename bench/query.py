@@ -24,14 +24,14 @@ from bench.corpus import Question
 from bench.machine import available_bytes, machine_info, rss_bytes
 from bench.report import Section, Target
 from bench.stats import latencies, percentiles
-from qa.answer.extractive import ExtractiveAnswerer
+from qa import components
+from qa.core.index_data import IndexData, Manifest
+from qa.core.protocols import Retriever
 from qa.core.settings import Settings
 from qa.core.types import Article, Chunk
 from qa.index.bm25 import BM25Index
 from qa.index.dense import IndexSpec
-from qa.index.store import FORMAT_VERSION, IndexData, Manifest
-from qa.pipeline import index_spec
-from qa.retrieve.hybrid import HybridRetriever
+from qa.index.store import FORMAT_VERSION
 
 MIB = 1024**2
 # rough bytes per passage each part needs while it runs (texts, terms, BM25 build, indexes)
@@ -178,7 +178,7 @@ def run(
             "note",
         ],
     )
-    spec = index_spec(settings)
+    spec = components.index_spec(settings)
     scratch = Path(tempfile.mkdtemp(prefix="query-", dir=_bench_dir(settings)))
     table = {q.question: v for q, v in zip(questions, query_vectors, strict=True)}
     embedder = LookupQueries(f"lookup:{base.dim}", table)
@@ -351,20 +351,10 @@ def time_questions(
 ) -> dict[str, dict[str, float]]:
     """Percentiles (seconds) of hybrid search, its answer, both, and each stage alone."""
 
-    def retriever(fusion: str) -> HybridRetriever:
-        return HybridRetriever(
-            data,
-            embedder,
-            fusion=fusion,  # type: ignore[arg-type]
-            dense_weight=settings.dense_weight,
-            candidates=settings.candidates,
-        )
+    def retriever(fusion: str) -> Retriever:
+        return components.retriever(settings.model_copy(update={"fusion": fusion}), data, embedder)
 
-    answerer = ExtractiveAnswerer(
-        data,
-        max_sentences=settings.answer_max_sentences,
-        refusal_threshold=settings.refusal_threshold,
-    )
+    answerer = components.extractive(settings, data)
     hybrid, k = retriever(settings.fusion), settings.top_k
     hybrid.retrieve(qs[0], k)  # warm-up
     search_s: list[float] = []
@@ -395,7 +385,7 @@ def time_questions(
     }
 
 
-def _one_thread(hybrid: HybridRetriever, qs: list[str], k: int, budget_s: float) -> dict:  # type: ignore[type-arg]
+def _one_thread(hybrid: Retriever, qs: list[str], k: int, budget_s: float) -> dict:  # type: ignore[type-arg]
     with indexes.faiss_threads(1):
         return percentiles(latencies(lambda i: hybrid.retrieve(qs[i], k), len(qs), budget_s))
 

@@ -26,8 +26,8 @@ from bench.corpus import passages
 from qa.core.protocols import Embedder
 from qa.core.settings import Settings
 from qa.core.types import Article
-from qa.ingest.chunking import sentence_spans
 from qa.text import acronyms as acronym_lib
+from qa.text.sentences import sentence_spans
 from qa.text.terms import document_terms
 
 SIGMA = 0.1

@@ -3,50 +3,71 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from qa.core.errors import ModelError
-from qa.core.settings import DEFAULT_MODEL, Settings
 
 
-def resolve_model_path(settings: Settings) -> str:
-    """The folder or name sentence-transformers should load for ``settings.model``."""
-    if settings.model == DEFAULT_MODEL:
-        from embeddings.e5 import ensure_e5_model
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bar: loading takes a second or two and would print in the
+    middle of a command's output (``qa chat``)."""
+    from transformers.utils import logging as hf_logging
 
-        assert settings.model_cache_dir is not None
-        return str(ensure_e5_model(settings.model_cache_dir))
-    return settings.model
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 class SentenceTransformerEmbedder:
-    def __init__(self, settings: Settings, show_progress: bool = False) -> None:
+    """A sentence-transformers model on the CPU; ``path`` is a local folder or a model name.
+
+    ``show_progress`` shows a bar while passages are embedded (long work), never while the model
+    loads.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: str,
+        backend: str,
+        batch_size: int,
+        query_prefix: str,
+        passage_prefix: str,
+        show_progress: bool = False,
+    ) -> None:
         # Everything is local: never let a missing file turn into a hub download.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        path = resolve_model_path(settings)
-        backend = "torch" if settings.embed_backend == "torch" else "onnx"
         kwargs: dict[str, object] = {}
-        if settings.embed_backend == "onnx-int8":
+        if backend == "onnx-int8":
             kwargs["model_kwargs"] = {"file_name": "onnx/model_qint8_avx512_vnni.onnx"}
+        engine = "torch" if backend == "torch" else "onnx"
         try:
-            self._model = SentenceTransformer(path, device="cpu", backend=backend, **kwargs)
+            with _quiet_loading():
+                self._model = SentenceTransformer(path, device="cpu", backend=engine, **kwargs)
         except Exception as exc:  # sentence-transformers raises many types for a bad model
             where = (
                 path if Path(path).exists() else f"{path} (không có trên máy; không tải từ mạng)"
             )
             raise ModelError(f"Không nạp được mô hình nhúng {where}: {exc}") from exc
-        self.name = settings.model
+        self.name = name
         self.dim = int(self._model.get_embedding_dimension() or 0)
-        self._query_prefix = settings.query_prefix
-        self._passage_prefix = settings.passage_prefix
-        self._batch_size = settings.embed_batch_size
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        self._batch_size = batch_size
         self._show_progress = show_progress
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:

@@ -1,4 +1,8 @@
-"""The Pipeline composes Chunker, Embedder, vector index, Retriever and Answerer."""
+"""The Pipeline: the index lifecycle, and search and ask over the current index.
+
+It composes the components ``qa.components`` makes from the settings; any of them can be
+injected instead (tests, a second backend, a trained reader).
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from qa.answer.extractive import ExtractiveAnswerer
+from qa import components
 from qa.answer.followup import rewrite
 from qa.core.errors import HoidapError, IndexMissingError, InputError, NotFoundError
-from qa.core.protocols import Answerer, Chunker, Embedder
+from qa.core.index_data import IndexData
+from qa.core.protocols import Answerer, Chunker, Embedder, Retriever, VectorBackend
 from qa.core.settings import Settings
 from qa.core.types import Answer, Article, Hit, Turn
 from qa.index import store
 from qa.index.build import IndexReport, build
-from qa.index.dense import IndexSpec
-from qa.ingest.chunking import SentenceChunker
 from qa.ingest.loading import load_articles
-from qa.retrieve.hybrid import HybridRetriever
 from qa.text.vietnamese import nfc
-
-
-def index_spec(settings: Settings) -> IndexSpec:
-    return IndexSpec(
-        kind=settings.index_kind,
-        approx_threshold=settings.approx_threshold,
-        hnsw_m=settings.hnsw_m,
-        hnsw_ef_search=settings.hnsw_ef_search,
-        ivf_codec=settings.ivf_codec,
-        ivf_nprobe=settings.ivf_nprobe,
-    )
-
-
-def default_embedder(settings: Settings, progress: bool = False) -> Embedder:
-    """The sentence-transformers model the settings name; ``hash:DIM`` is the tiny deterministic
-    embedder (no model, for tests and smoke runs)."""
-    from embeddings import hashing
-
-    if settings.model.startswith(hashing.PREFIX):
-        return hashing.HashEmbedder(int(settings.model.removeprefix(hashing.PREFIX)))
-    from embeddings.sentence_transformer import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder(settings, show_progress=progress)
 
 
 class Pipeline:
@@ -58,13 +37,20 @@ class Pipeline:
         *,
         embedder: Embedder | None = None,
         chunker: Chunker | None = None,
-        embedder_factory: Callable[[Settings], Embedder] = default_embedder,
+        backend: VectorBackend | None = None,
+        retriever: Retriever | None = None,
+        answerer: Answerer | None = None,
+        embedder_factory: Callable[[Settings], Embedder] = components.embedder,
     ) -> None:
         self.settings = settings
         self._embedder = embedder
         self._embedder_factory = embedder_factory
-        self.chunker = chunker or SentenceChunker(settings.chunk_size, settings.chunk_overlap)
-        self._data: store.IndexData | None = None
+        self.chunker = chunker or components.chunker(settings)
+        self.backend = backend or components.vector_backend(settings)
+        # injected ones are used as they are; otherwise they are made over the current index
+        self._retriever = retriever
+        self._answerer = answerer
+        self._data: IndexData | None = None
         self._loaded_from: Path | None = None
         self._lock = threading.Lock()
 
@@ -90,12 +76,12 @@ class Pipeline:
             articles,
             chunker=self.chunker,
             embedder=self.embedder,
-            spec=index_spec(self.settings),
+            backend=self.backend,
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
-            previous=previous,
             k1=self.settings.bm25_k1,
             b=self.settings.bm25_b,
+            previous=previous,
             progress=progress,
         )
         report.seconds = {"load_clean": load_seconds, **report.seconds}
@@ -107,7 +93,7 @@ class Pipeline:
             self._data, self._loaded_from = data, build_dir
         return report
 
-    def _previous_build(self) -> store.IndexData | None:
+    def _previous_build(self) -> IndexData | None:
         try:
             return self.data
         except HoidapError:
@@ -115,7 +101,7 @@ class Pipeline:
 
     # ----- reading -----
     @property
-    def data(self) -> store.IndexData:
+    def data(self) -> IndexData:
         target = self.index_dir.resolve() if self.index_dir.exists() else None
         if target is None:
             raise IndexMissingError(
@@ -123,7 +109,7 @@ class Pipeline:
             )
         with self._lock:
             if self._data is None or self._loaded_from != target:
-                self._data = store.load(target, self._model_name(), index_spec(self.settings))
+                self._data = store.load(target, self._model_name(), self.backend)
                 self._loaded_from = target
             return self._data
 
@@ -132,14 +118,11 @@ class Pipeline:
             return self._embedder.name
         return self.settings.model
 
-    def retriever(self) -> HybridRetriever:
-        return HybridRetriever(
-            self.data,
-            self.embedder,
-            fusion=self.settings.fusion,
-            dense_weight=self.settings.dense_weight,
-            candidates=self.settings.candidates,
-        )
+    def retriever(self) -> Retriever:
+        """The injected retriever, or the one the settings choose over the current index."""
+        if self._retriever is not None:
+            return self._retriever
+        return components.retriever(self.settings, self.data, self.embedder)
 
     def check_question(self, question: str) -> str:
         """NFC, trimmed; empty or too long questions are refused with a clear message."""
@@ -159,18 +142,10 @@ class Pipeline:
         return self.retriever().retrieve(text, k)
 
     def answerer(self) -> Answerer:
-        """The answerer the settings choose, over the current index."""
-        data = self.data
-        extractive = ExtractiveAnswerer(
-            data,
-            max_sentences=self.settings.answer_max_sentences,
-            refusal_threshold=self.settings.refusal_threshold,
-        )
-        if self.settings.answerer == "extractive":
-            return extractive
-        from qa.answer.llm import llm_answerer
-
-        return llm_answerer(self.settings, data, extractive)
+        """The injected answerer, or the one the settings choose over the current index."""
+        if self._answerer is not None:
+            return self._answerer
+        return components.answerer(self.settings, self.data)
 
     def _prepare(self, question: str, history: Sequence[Turn]) -> tuple[str, str, list[Hit], float]:
         text = self.check_question(question)

@@ -3,8 +3,8 @@
 import pytest
 
 from qa.answer.citations import CitationChecker, Claim, parse_claims
-from qa.answer.extractive import REFUSAL
 from qa.answer.followup import rewrite
+from qa.answer.refusal import REFUSAL
 from qa.core.errors import InputError
 from qa.core.types import Answer, Turn
 from qa.pipeline import Pipeline

@@ -1,8 +1,9 @@
 import pytest
 
 from qa.core.types import Article
-from qa.ingest.chunking import SentenceChunker, sentence_spans
+from qa.ingest.chunking import SentenceChunker
 from qa.ingest.loading import load_articles
+from qa.text.sentences import sentence_spans
 from tests.conftest import CORPUS
 
 

@@ -23,14 +23,16 @@ from click.testing import CliRunner
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from qa import components
 from qa.answer import model_fetch
-from qa.answer.extractive import REFUSAL, ExtractiveAnswerer
-from qa.answer.followup import rewrite as rule_rewrite
-from qa.answer.llm import LLMAnswerer, OpenAIChatClient, llm_answerer
-from qa.answer.model_fetch import assemble, default_model_path, llm_command
+from qa.answer.llm import LLMAnswerer
+from qa.answer.llm_client import OpenAIChatClient
+from qa.answer.model_fetch import assemble, default_model_path
+from qa.answer.refusal import REFUSAL
+from qa.cli.llm import llm_command
 from qa.core.errors import BackendError, ModelError
 from qa.core.settings import Settings
-from qa.core.types import Answer, Turn
+from qa.core.types import Answer
 from qa.pipeline import Pipeline
 from tests.conftest import CORPUS
 
@@ -116,8 +118,15 @@ def closed_port_url() -> str:
 
 def make_answerer(pipeline: Pipeline, base_url: str, timeout: float = 10.0) -> LLMAnswerer:
     client = OpenAIChatClient(base_url, "test-model", "secret", timeout)
+    settings = pipeline.settings
     return LLMAnswerer(
-        "openai", client, pipeline.data, ExtractiveAnswerer(pipeline.data), pipeline.settings
+        "openai",
+        client,
+        pipeline.data,
+        components.extractive(settings, pipeline.data),
+        max_sentences=settings.answer_max_sentences,
+        max_tokens=settings.llm_max_tokens,
+        refusal_threshold=settings.refusal_threshold,
     )
 
 
@@ -283,9 +292,9 @@ def test_client_turns_every_failure_into_backend_error(
     llm: ScriptedLLM, base_url: str, reply: Reply, message: str
 ) -> None:
     llm.replies.append(reply)
-    client = OpenAIChatClient(base_url, "m", timeout=5)
+    client = OpenAIChatClient(base_url, "m", "", timeout=5)
     with pytest.raises(BackendError) as info:
-        client.complete([{"role": "user", "content": "?"}])
+        list(client.stream([{"role": "user", "content": "?"}], max_tokens=16))
     assert f"{base_url}/chat/completions" in str(info.value)
     assert message in str(info.value)
 
@@ -293,10 +302,10 @@ def test_client_turns_every_failure_into_backend_error(
 def test_client_sends_the_api_key_and_token_limit(llm: ScriptedLLM, base_url: str) -> None:
     llm.replies.extend([Reply(["a", "b"]), Reply(["c"])])
     messages = [{"role": "user", "content": "?"}]
-    assert OpenAIChatClient(base_url, "m", "k", 5).complete(messages, max_tokens=9) == "ab"
-    assert OpenAIChatClient(base_url, "m").complete(messages) == "c"
+    assert "".join(OpenAIChatClient(base_url, "m", "k", 5).stream(messages, max_tokens=9)) == "ab"
+    assert "".join(OpenAIChatClient(base_url, "m", "", 5).stream(messages, max_tokens=7)) == "c"
     assert llm.authorizations == ["Bearer k", None]
-    assert [r["max_tokens"] for r in llm.requests] == [9, 256]
+    assert [r["max_tokens"] for r in llm.requests] == [9, 7]
 
 
 # ----- prompt injection -----
@@ -343,36 +352,6 @@ def test_injection_in_an_article_cannot_produce_an_ungrounded_answer(
     assert injection in user
 
 
-# ----- follow-up rewrite -----
-HISTORY = [Turn("Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?", "Khoảng 94% [1].")]
-
-
-def test_rewrite_uses_the_model(pipeline: Pipeline, llm: ScriptedLLM, base_url: str) -> None:
-    llm.replies.append(
-        Reply(["Câu hỏi đã viết lại: ", '"Tỷ lệ người DTTS ở Bắc Kạn là bao nhiêu?"'])
-    )
-    answerer = make_answerer(pipeline, base_url)
-    assert (
-        answerer.rewrite("Còn Bắc Kạn thì sao?", HISTORY)
-        == "Tỷ lệ người DTTS ở Bắc Kạn là bao nhiêu?"
-    )
-    (request,) = llm.requests
-    assert "Hỏi: Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?" in request["messages"][0]["content"]
-
-
-def test_rewrite_falls_back_to_the_rules(pipeline: Pipeline, closed_port_url: str) -> None:
-    answerer = make_answerer(pipeline, closed_port_url)
-    question = "Còn Bắc Kạn thì sao?"
-    assert answerer.rewrite(question, HISTORY) == rule_rewrite(question, HISTORY)
-
-
-def test_rewrite_without_history_asks_nothing(
-    pipeline: Pipeline, llm: ScriptedLLM, base_url: str
-) -> None:
-    assert make_answerer(pipeline, base_url).rewrite("Câu hỏi?", []) == "Câu hỏi?"
-    assert llm.requests == []
-
-
 # ----- wiring -----
 def test_pipeline_asks_through_the_openai_answerer(
     pipeline: Pipeline, llm: ScriptedLLM, base_url: str
@@ -388,9 +367,8 @@ def test_pipeline_asks_through_the_openai_answerer(
 
 def test_local_answerer_without_a_model_says_how_to_get_one(pipeline: Pipeline) -> None:
     settings = pipeline.settings.model_copy(update={"answerer": "llm"})
-    extractive = ExtractiveAnswerer(pipeline.data)
     with pytest.raises(ModelError, match="qa llm fetch-model"):
-        llm_answerer(settings, pipeline.data, extractive)
+        components.answerer(settings, pipeline.data)
 
 
 # ----- model fetch -----
@@ -442,7 +420,8 @@ def test_fetch_model_help_says_it_is_opt_in() -> None:
 # ----- the real local model (optional) -----
 def _local_model() -> Path | None:
     settings = Settings()
-    path = settings.llm_model_path or default_model_path(settings)
+    assert settings.model_cache_dir is not None
+    path = settings.llm_model_path or default_model_path(settings.model_cache_dir)
     return path if path.is_file() else None
 
 
@@ -458,7 +437,7 @@ def test_local_model_answers_with_checked_citations(pipeline: Pipeline) -> None:
     settings = pipeline.settings.model_copy(
         update={"answerer": "llm", "llm_model_path": path, "llm_max_tokens": 64, "llm_timeout": 300}
     )
-    answerer = llm_answerer(settings, pipeline.data, ExtractiveAnswerer(pipeline.data))
+    answerer = components.answerer(settings, pipeline.data)
     *deltas, answer = answerer.stream(PLACE, pipeline.search(PLACE)[:2])
     assert isinstance(answer, Answer) and deltas
     assert_exact_quotes(pipeline, answer)

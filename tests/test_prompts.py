@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from qa.answer.extractive import REFUSAL
 from qa.answer.prompts import PROMPTS_DIR, Prompts, render
-from qa.core.types import Turn
+from qa.answer.refusal import REFUSAL
 
 
 def test_bundled_templates_exist() -> None:
-    assert {p.name for p in PROMPTS_DIR.glob("*.j2")} >= {"system.j2", "answer.j2", "rewrite.j2"}
+    assert {p.name for p in PROMPTS_DIR.glob("*.j2")} >= {"system.j2", "answer.j2"}
 
 
 def test_system_prompt_states_the_rules() -> None:
@@ -34,15 +33,6 @@ def test_answer_prompt_numbers_passages_with_title_and_date() -> None:
     assert "[2] Bài hai\n" in text
     assert text.index("Nội dung một.") < text.index("Nội dung hai.") < text.index("Ở đâu?")
     assert REFUSAL in text
-
-
-def test_rewrite_prompt_lists_earlier_turns() -> None:
-    history = [Turn("Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?", "x" * 500), Turn("Câu hai?")]
-    text = render("rewrite.j2", question="Còn Bắc Kạn thì sao?", history=history)
-    assert "Hỏi: Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?" in text
-    assert "x" * 500 not in text  # long answers are truncated
-    assert "Hỏi: Câu hai?" in text
-    assert text.endswith("Câu hỏi tiếp theo: Còn Bắc Kạn thì sao?\nCâu hỏi đã viết lại:")
 
 
 def test_missing_variables_are_all_named() -> None:

@@ -4,23 +4,43 @@ import numpy as np
 import pytest
 
 from embeddings.hashing import HashEmbedder
+from qa import components
+from qa.core.settings import Settings
+from qa.core.types import QueryTerms
 from qa.index.bm25 import BM25Index
 from qa.index.dense import FaissIndex, IndexSpec
 from qa.pipeline import Pipeline
 from qa.retrieve.hybrid import HybridRetriever
-from qa.text.terms import QueryTerms, document_terms
+from qa.text.terms import document_terms
+
+
+def spec(**values: object) -> IndexSpec:
+    """The index spec of the default settings, with some values changed."""
+    return components.index_spec(Settings(**values))  # type: ignore[arg-type]
+
+
+def hybrid(pipeline: Pipeline, **values: object) -> HybridRetriever:
+    """The retriever of the pipeline's settings, with some values changed."""
+    settings = pipeline.settings.model_copy(update=values)
+    return HybridRetriever(
+        pipeline.data,
+        HashEmbedder(),
+        fusion=settings.fusion,
+        dense_weight=settings.dense_weight,
+        candidates=settings.candidates,
+    )
 
 
 def test_bm25_prefers_the_passage_with_rarer_matching_terms() -> None:
     docs = ["dân tộc thiểu số ở Cao Bằng", "dân tộc ở Trà Vinh", "hội nghị ở Cao Bằng"]
-    index = BM25Index.build([document_terms(d) for d in docs])
+    index = BM25Index.build([document_terms(d) for d in docs], k1=1.2, b=0.75)
     scores = index.scores(QueryTerms(["trà", "vinh", "dân"], folded=False))
     assert int(np.argmax(scores)) == 1
     assert scores[2] == 0
 
 
 def test_bm25_idf_is_highest_for_unknown_terms() -> None:
-    index = BM25Index.build([document_terms("a b"), document_terms("a c")])
+    index = BM25Index.build([document_terms("a b"), document_terms("a c")], k1=1.2, b=0.75)
     idf = index.idf(QueryTerms(["a", "b", "zzz"], folded=False))
     assert idf[0] < idf[1] < idf[2]
 
@@ -30,22 +50,22 @@ def test_every_vector_index_kind_finds_the_nearest_vector(kind: str) -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(2000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = FaissIndex.build(vectors, IndexSpec(kind=kind, ivf_codec="flat", ivf_nprobe=64))  # type: ignore[arg-type]
+    index = FaissIndex.build(vectors, spec(index_kind=kind, ivf_codec="flat", ivf_nprobe=64))  # type: ignore[arg-type]
     assert index.kind == kind and len(index) == 2000
     scores, ids = index.search(vectors[123], 5)
     assert ids[0] == 123 and scores[0] == pytest.approx(1.0, abs=1e-4)
 
 
 def test_auto_index_goes_approximate_past_the_threshold() -> None:
-    assert IndexSpec(kind="auto", approx_threshold=10).resolve(9) == "flat"
-    assert IndexSpec(kind="auto", approx_threshold=10).resolve(10) == "hnsw"
+    assert spec(index_kind="auto", approx_threshold=10).resolve(9) == "flat"
+    assert spec(index_kind="auto", approx_threshold=10).resolve(10) == "hnsw"
 
 
 @pytest.mark.parametrize("fusion", ["mix", "rrf", "bm25", "dense"])
 def test_every_fusion_returns_ranked_hits_with_stage_scores(
     pipeline: Pipeline, fusion: str
 ) -> None:
-    retriever = HybridRetriever(pipeline.data, HashEmbedder(), fusion=fusion)  # type: ignore[arg-type]
+    retriever = hybrid(pipeline, fusion=fusion)
     hits = retriever.retrieve("Tỷ lệ người DTTS ở Cao Bằng", 5)
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
@@ -67,12 +87,14 @@ def test_every_fusion_returns_ranked_hits_with_stage_scores(
     ],
 )
 def test_keyword_search_finds_the_passage_in_every_spelling(pipeline: Pipeline, query: str) -> None:
-    retriever = HybridRetriever(pipeline.data, HashEmbedder(), fusion="bm25")
+    retriever = hybrid(pipeline, fusion="bm25")
     assert any("94,88%" in h.chunk.text for h in retriever.retrieve(query, 3))
 
 
 def test_bad_retriever_arguments_are_rejected(pipeline: Pipeline) -> None:
     with pytest.raises(ValueError, match="dense_weight"):
-        HybridRetriever(pipeline.data, HashEmbedder(), dense_weight=2.0)
+        HybridRetriever(
+            pipeline.data, HashEmbedder(), fusion="mix", dense_weight=2.0, candidates=50
+        )
     with pytest.raises(ValueError, match="k must be positive"):
-        HybridRetriever(pipeline.data, HashEmbedder()).retrieve("x", 0)
+        hybrid(pipeline).retrieve("x", 0)

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 
 from qa.answer.evidence import Evidence, numbers
+from qa.core.index_data import IndexData
 from qa.core.types import Answer, AnswerSentence, Citation, Hit
-from qa.index.store import IndexData
-from qa.ingest.chunking import sentence_spans
+from qa.text.sentences import sentence_spans
 
 _MIN_CLAIM_WORDS = 2
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")

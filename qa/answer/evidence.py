@@ -18,8 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.index.store import IndexData
-from qa.text.terms import QUERY_STOPWORDS, QueryTerms, expand_acronyms
+from qa.core.index_data import IndexData
+from qa.core.types import QueryTerms
+from qa.text.terms import QUERY_STOPWORDS, expand_acronyms
 from qa.text.vietnamese import capitalized_names, fold, has_diacritics, nfc, normalize, segment
 
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")

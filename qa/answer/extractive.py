@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from qa.answer import answer_types
 from qa.answer.citations import CitationChecker, Claim
 from qa.answer.evidence import Evidence, mentions
+from qa.answer.refusal import decide, refusal
+from qa.core.index_data import IndexData
 from qa.core.types import Answer, Article, Hit
-from qa.index.store import IndexData
-from qa.ingest.chunking import sentence_spans
+from qa.text.sentences import sentence_spans
 from qa.text.vietnamese import capitalized_names, normalize
 
-REFUSAL = "Không tìm thấy thông tin này trong các bài viết."
 _WORD = re.compile(r"\w+(?:[.,/]\d+)*")
 _CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+[-–]\s+")
 _LONG_SENTENCE_WORDS = 50
@@ -58,34 +58,15 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def refusal(question: str, hits: list[Hit], name: str, notes: list[str]) -> Answer:
-    return Answer(
-        question=question,
-        text=REFUSAL,
-        sentences=[],
-        citations=[],
-        refused=True,
-        hits=hits,
-        answerer=name,
-        notes=notes,
-    )
-
-
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(
-        self,
-        data: IndexData,
-        *,
-        max_sentences: int = 2,
-        refusal_threshold: float = 0.35,
-        passages: int = 5,
-    ) -> None:
+    def __init__(self, data: IndexData, *, max_sentences: int, refusal_threshold: float) -> None:
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be positive, got {max_sentences}")
         self._data = data
         self.max_sentences = max_sentences
         self.refusal_threshold = refusal_threshold
-        self.passages = passages
 
     def evidence_score(self, question: str, hits: list[Hit]) -> tuple[float, list[str]]:
         """Best keyword evidence among the passages, and the question's names no passage knows."""
@@ -95,18 +76,14 @@ class ExtractiveAnswerer:
         )
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
+        """The best-supported sentences of the passages (all of ``hits``), or a refusal."""
         clock = time.perf_counter()
-        hits = hits[: self.passages]
         evidence = Evidence(question, self._data)
         candidates = self._candidates(question, evidence, hits)
         unknown = evidence.unknown_names(question, [h.chunk.text for h in hits])
-        best_coverage = self._evidence(candidates)
-        if unknown:
-            return refusal(
-                question, hits, self.name, [f"Các bài viết không nhắc đến: {', '.join(unknown)}."]
-            )
-        if best_coverage < self.refusal_threshold:
-            return refusal(question, hits, self.name, [f"Bằng chứng yếu ({best_coverage:.2f})."])
+        decision = decide(self._evidence(candidates), unknown, self.refusal_threshold)
+        if decision.refuse:
+            return refusal(question, hits, self.name, [decision.note])
 
         ranked = sorted(candidates, key=lambda c: -c.score)
         best = ranked[0]

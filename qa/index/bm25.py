@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from qa.text.terms import QueryTerms
+from qa.core.types import QueryTerms
 
 
 @dataclass
@@ -71,7 +71,7 @@ class BM25Index:
 
     @classmethod
     def build(
-        cls, docs: Sequence[tuple[list[str], list[str]]], k1: float = 1.2, b: float = 0.75
+        cls, docs: Sequence[tuple[list[str], list[str]]], *, k1: float, b: float
     ) -> BM25Index:
         return cls(
             _Field.build([d[0] for d in docs], k1, b), _Field.build([d[1] for d in docs], k1, b)

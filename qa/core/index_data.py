@@ -1,0 +1,40 @@
+"""What one index build holds in memory, and its manifest."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qa import __version__
+from qa.core.protocols import KeywordIndex, VectorIndex
+from qa.core.types import Article, Chunk
+
+
+@dataclass
+class Manifest:
+    format_version: int
+    model: str
+    dim: int
+    chunk_count: int
+    article_count: int
+    corpus_fingerprint: str
+    index_kind: str
+    chunk_size: int
+    chunk_overlap: int
+    hoidap_version: str = __version__
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class IndexData:
+    manifest: Manifest
+    articles: dict[str, Article]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    dense: VectorIndex
+    bm25: KeywordIndex
+    acronyms: dict[str, str]
+    # every folded sub-phrase of the capitalized names the articles use ('bac kan', 'kien ninh')
+    names: frozenset[str] = frozenset()
