@@ -1,8 +1,11 @@
-"""Shared fixtures: a tiny deterministic embedder and a pipeline over the bundled corpus."""
+"""Shared fixtures: a tiny deterministic embedder and a pipeline over the bundled corpus; the
+real model, built and the corpus embedded with it once per session."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,14 @@ from qa.core.settings import PROJECT_ROOT, Settings
 from qa.pipeline import Pipeline
 
 CORPUS = PROJECT_ROOT / "data" / "articles"
+
+
+@pytest.fixture(autouse=True)
+def _no_hoidap_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests see the documented defaults, whatever ``HOIDAP_*`` the shell has set."""
+    for name in [n for n in os.environ if n.startswith("HOIDAP_")]:
+        monkeypatch.delenv(name)
+    yield
 
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:
@@ -37,3 +48,24 @@ def pipeline(_indexed_dir: Path, tmp_path: Path) -> Pipeline:
     data = tmp_path / "data"
     shutil.copytree(_indexed_dir, data, symlinks=True)
     return Pipeline(make_settings(data), embedder=HashEmbedder())
+
+
+@pytest.fixture(scope="session")
+def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model, built once per session into a temporary cache (never into var/)."""
+    from embeddings import e5
+
+    return e5.ensure_e5_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Pipeline:
+    """The bundled corpus indexed once with the real default model (read-only)."""
+    data = tmp_path_factory.mktemp("real")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("HOIDAP_")]:
+            mp.delenv(name)
+        settings = make_settings(data, model_cache_dir=e5_model_dir.parent)
+    pipeline = Pipeline(settings)
+    pipeline.index()
+    return pipeline

@@ -35,6 +35,7 @@ from qa.core.settings import Settings
 from qa.core.types import Answer
 from qa.pipeline import Pipeline
 from tests.conftest import CORPUS
+from tests.contracts import ANSWERABLE, AnswererContract, assert_exact_quotes
 
 PLACE = "Hội nghị giao lưu trao đổi kinh nghiệm về công tác dân tộc của 8 tỉnh, thành phố khu vực phía Bắc năm 2022 được tổ chức ở đâu?"
 GROUNDED = ["Hội nghị được tổ chức ", "tại huyện Trùng Khánh, ", "tỉnh Cao Bằng [1]."]
@@ -137,9 +138,8 @@ def run(answerer: LLMAnswerer, pipeline: Pipeline, question: str) -> tuple[list[
     return deltas, final  # type: ignore[return-value]
 
 
-def assert_exact_quotes(pipeline: Pipeline, answer: Answer) -> None:
-    for c in answer.citations:
-        assert pipeline.data.articles[c.article_id].text[c.start : c.end] == c.quote
+def assert_exact_citations(pipeline: Pipeline, answer: Answer) -> None:
+    assert_exact_quotes(pipeline.data.articles, answer.citations)
 
 
 def assert_extractive_fallback(pipeline: Pipeline, answer: Answer, note: str) -> None:
@@ -147,7 +147,7 @@ def assert_extractive_fallback(pipeline: Pipeline, answer: Answer, note: str) ->
     assert not answer.refused
     assert answer.sentences and all(s.supported for s in answer.sentences)
     assert note in answer.notes[0]
-    assert_exact_quotes(pipeline, answer)
+    assert_exact_citations(pipeline, answer)
 
 
 # ----- answers -----
@@ -162,7 +162,7 @@ def test_grounded_answer_streams_and_cites_exact_quotes(
     assert [s.supported for s in answer.sentences] == [True]
     assert [c.number for c in answer.citations] == [1]
     assert "tại huyện Trùng Khánh (tỉnh Cao Bằng)" in answer.citations[0].quote
-    assert_exact_quotes(pipeline, answer)
+    assert_exact_citations(pipeline, answer)
     assert answer.timings["llm_first_token"] > 0
 
     (request,) = llm.requests
@@ -193,7 +193,7 @@ def test_wrong_citation_number_is_repointed_or_dropped(
     assert answer.sentences[0].supported
     assert "Trùng Khánh" in answer.citations[0].quote
     assert any(n.startswith(note) for n in answer.notes)
-    assert_exact_quotes(pipeline, answer)
+    assert_exact_citations(pipeline, answer)
 
 
 def test_unsupported_sentence_is_flagged_beside_a_supported_one(
@@ -308,6 +308,21 @@ def test_client_sends_the_api_key_and_token_limit(llm: ScriptedLLM, base_url: st
     assert [r["max_tokens"] for r in llm.requests] == [9, 7]
 
 
+class TestLLMAnswerer(AnswererContract):
+    """The OpenAI answerer against a scripted model that answers the contract's question."""
+
+    @pytest.fixture
+    def answerer(self, pipeline: Pipeline, llm: ScriptedLLM, base_url: str) -> LLMAnswerer:
+        self.llm = llm
+        return make_answerer(pipeline, base_url)
+
+    def expect(self, question: str) -> None:
+        if question == ANSWERABLE:
+            self.llm.replies.append(
+                Reply(["Cao Bằng có 9 huyện, trong đó có 7 huyện biên giới [1]."])
+            )
+
+
 # ----- prompt injection -----
 def test_injection_in_question_cannot_produce_an_ungrounded_answer(
     pipeline: Pipeline, llm: ScriptedLLM, base_url: str
@@ -362,7 +377,7 @@ def test_pipeline_asks_through_the_openai_answerer(
     llm.replies.append(Reply(GROUNDED))
     answer = pipeline.ask(PLACE)
     assert answer.answerer == "openai" and answer.citations
-    assert_exact_quotes(pipeline, answer)
+    assert_exact_citations(pipeline, answer)
 
 
 def test_local_answerer_without_a_model_says_how_to_get_one(pipeline: Pipeline) -> None:
@@ -440,5 +455,5 @@ def test_local_model_answers_with_checked_citations(pipeline: Pipeline) -> None:
     answerer = components.answerer(settings, pipeline.data)
     *deltas, answer = answerer.stream(PLACE, pipeline.search(PLACE)[:2])
     assert isinstance(answer, Answer) and deltas
-    assert_exact_quotes(pipeline, answer)
+    assert_exact_citations(pipeline, answer)
     assert answer.refused or any(s.supported for s in answer.sentences)

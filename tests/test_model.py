@@ -5,25 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eval.runner import run_set
 from eval.sets import load_set
+from eval.summary import gate_failure
 from qa.core.settings import PROJECT_ROOT
 from qa.pipeline import Pipeline
 from qa.text.vietnamese import normalize
-from tests.conftest import make_settings
+from tests.contracts import assert_exact_quotes
 
 pytestmark = pytest.mark.model
 
 BUNDLED_SET = PROJECT_ROOT / "eval" / "sets" / "bundled.jsonl"
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    data = tmp_path_factory.mktemp("real")
-    # share the model cache between test runs: building it takes seconds, not minutes
-    settings = make_settings(data, model_cache_dir=PROJECT_ROOT / "var" / "models")
-    pipeline = Pipeline(settings)
-    pipeline.index()
-    return pipeline
 
 
 def test_real_model_embeddings_are_normalized_and_meaningful(real: Pipeline) -> None:
@@ -53,8 +45,15 @@ def test_bundled_questions_find_their_passage_in_the_top_five(real: Pipeline) ->
 def test_real_pipeline_answers_with_exact_citations(real: Pipeline) -> None:
     answer = real.ask("Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?")
     assert not answer.refused and "94,88%" in answer.text
-    for c in answer.citations:
-        assert real.article(c.article_id).text[c.start : c.end] == c.quote
+    assert_exact_quotes(real.data.articles, answer.citations)
+
+
+def test_bundled_eval_gate(real: Pipeline) -> None:
+    """The CI gate (`qa eval --min-recall5 1.0`) over the index the other tests use, so that
+    `make test` embeds the corpus with the real model once."""
+    results = run_set(real, load_set(BUNDLED_SET), k=10)
+    assert gate_failure(results["summary"], 1.0) is None
+    assert results["summary"]["problem.error"] == 0
 
 
 def test_index_of_the_real_model_reloads(real: Pipeline, tmp_path: Path) -> None:

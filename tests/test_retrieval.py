@@ -4,19 +4,11 @@ import numpy as np
 import pytest
 
 from embeddings.hashing import HashEmbedder
-from qa import components
-from qa.core.settings import Settings
 from qa.core.types import QueryTerms
 from qa.index.bm25 import BM25Index
-from qa.index.dense import FaissIndex, IndexSpec
 from qa.pipeline import Pipeline
 from qa.retrieve.hybrid import HybridRetriever
 from qa.text.terms import document_terms
-
-
-def spec(**values: object) -> IndexSpec:
-    """The index spec of the default settings, with some values changed."""
-    return components.index_spec(Settings(**values))  # type: ignore[arg-type]
 
 
 def hybrid(pipeline: Pipeline, **values: object) -> HybridRetriever:
@@ -43,22 +35,6 @@ def test_bm25_idf_is_highest_for_unknown_terms() -> None:
     index = BM25Index.build([document_terms("a b"), document_terms("a c")], k1=1.2, b=0.75)
     idf = index.idf(QueryTerms(["a", "b", "zzz"], folded=False))
     assert idf[0] < idf[1] < idf[2]
-
-
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
-def test_every_vector_index_kind_finds_the_nearest_vector(kind: str) -> None:
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(2000, 32)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = FaissIndex.build(vectors, spec(index_kind=kind, ivf_codec="flat", ivf_nprobe=64))  # type: ignore[arg-type]
-    assert index.kind == kind and len(index) == 2000
-    scores, ids = index.search(vectors[123], 5)
-    assert ids[0] == 123 and scores[0] == pytest.approx(1.0, abs=1e-4)
-
-
-def test_auto_index_goes_approximate_past_the_threshold() -> None:
-    assert spec(index_kind="auto", approx_threshold=10).resolve(9) == "flat"
-    assert spec(index_kind="auto", approx_threshold=10).resolve(10) == "hnsw"
 
 
 @pytest.mark.parametrize("fusion", ["mix", "rrf", "bm25", "dense"])

@@ -63,6 +63,8 @@ def test_reindexing_embeds_only_what_changed(tmp_path: Path) -> None:
     assert len(second.unchanged) == 3
     assert second.embedded == 2  # one chunk for each changed or added article
     assert "003_39cab0024c364b55" not in {a.id for a in pipe.articles()}
+    hits = pipe.search("dân tộc thiểu số", 50)
+    assert hits and all(h.chunk.article_id != "003_39cab0024c364b55" for h in hits)
 
 
 def test_failed_indexing_leaves_the_previous_index_serving(

@@ -17,6 +17,7 @@ from qa.core.errors import BackendError
 from qa.core.settings import Settings
 from qa.core.types import Answer, Article, Turn
 from qa.pipeline import Pipeline
+from tests.contracts import assert_exact_quotes
 from web.app import WEB_DIR, create_app
 from web.conversations import ConversationStore
 
@@ -82,7 +83,9 @@ def test_ask_cites_the_exact_characters(client: TestClient) -> None:
     for citation in answer["citations"]:
         assert f"[{citation['number']}]" in answer["text"]
         article = client.get(f"/api/articles/{citation['article_id']}").json()
-        assert article["text"][citation["start"] : citation["end"]] == citation["quote"]
+        assert_exact_quotes(
+            {article["id"]: Article(article["id"], "", article["text"])}, [citation]
+        )
         assert citation["url"].endswith(f"?start={citation['start']}&end={citation['end']}")
 
 
