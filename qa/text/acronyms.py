@@ -1,4 +1,5 @@
-"""Acronyms such as DTTS, MTQG, UBND: learned from the corpus, plus common administrative ones.
+"""Acronyms such as DTTS, MTQG, UBND: learned from the corpus, plus the standard administrative
+ones of ``acronyms.tsv`` (BHXH, THPT, GD&ĐT, NN&PTNT, UBND, ...).
 
 A definition is a long form followed by its acronym in brackets: "dân tộc thiểu số (DTTS)",
 "Chương trình mục tiêu quốc gia ... (Chương trình MTQG)". The long form is the nearest run of
@@ -9,26 +10,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from qa.text.vietnamese import fold, normalize
 
+DATA_FILE = Path(__file__).with_name("acronyms.tsv")
+
+
+def load_table(path: Path = DATA_FILE) -> dict[str, str]:
+    """``{acronym: long form}`` (both normalized) of a tab-separated table; ``#`` comments."""
+    table: dict[str, str] = {}
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        short, tab, long_form = line.partition("\t")
+        if not tab or not short.strip() or not long_form.strip():
+            raise ValueError(f"{path}:{number}: expected 'ACRONYM<TAB>long form', got {line!r}")
+        table[normalize(short.strip())] = normalize(long_form.strip())
+    return table
+
+
 # Standard Vietnamese administrative acronyms, so they work before any corpus defines them.
-COMMON: dict[str, str] = {
-    "ubnd": "ủy ban nhân dân",
-    "hđnd": "hội đồng nhân dân",
-    "dtts": "dân tộc thiểu số",
-    "mtqg": "mục tiêu quốc gia",
-    "ubdt": "ủy ban dân tộc",
-    "bdt": "ban dân tộc",
-    "ubmttq": "ủy ban mặt trận tổ quốc",
-    "mttq": "mặt trận tổ quốc",
-    "kt-xh": "kinh tế - xã hội",
-    "ktxh": "kinh tế xã hội",
-    "qđ-ttg": "quyết định thủ tướng",
-    "tw": "trung ương",
-    "tp": "thành phố",
-    "dtts&mn": "dân tộc thiểu số và miền núi",
-}
+COMMON: dict[str, str] = load_table()
 
 _DEFINITION = re.compile(r"\(([^()]{2,60})\)")
 _ACRONYM = re.compile(r"\b[A-ZĐ][A-ZĐ&-]*[A-ZĐ]\b")
