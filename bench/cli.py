@@ -258,7 +258,7 @@ def bench_command(
     args = sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]
     command = "qa bench " + shlex.join(args)
     overrides = " ".join(
-        f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("HOIDAP_")
+        f"{k}={_masked(k, v)}" for k, v in sorted(os.environ.items()) if k.startswith("HOIDAP_")
     )
     for section in sections:
         section.notes.append(
@@ -267,3 +267,11 @@ def bench_command(
     text = report.write(sections, out, command=command.strip(), fresh=fresh)
     click.echo(text)
     click.echo(f"Written: {out} and {out.with_suffix('.json')}", err=True)
+
+
+_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+
+
+def _masked(name: str, value: str) -> str:
+    """The value of a setting as the committed report may show it: secrets as ``***``."""
+    return "***" if value and any(w in name.upper() for w in _SECRET_WORDS) else value

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eval.metrics import percentile
+
 
 @dataclass(frozen=True)
 class Spread:
@@ -24,9 +26,6 @@ class Spread:
             return f"{m:.{digits}f}"
         return f"{m:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
 
-    def as_dict(self) -> dict[str, float]:
-        return {"median": self.median, "min": self.low, "max": self.high, "n": self.n}
-
 
 def spread(values: Sequence[float]) -> Spread:
     if not values:
@@ -39,8 +38,7 @@ def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 95, 99)) -> 
     """``{"p50": ..., "p95": ..., "p99": ...}`` by linear interpolation."""
     if not values:
         raise ValueError("percentiles need at least one value")
-    found = np.percentile(np.asarray(values, dtype=np.float64), list(qs))
-    return {f"p{q:g}": float(v) for q, v in zip(qs, found, strict=True)}
+    return {f"p{q:g}": float(percentile(values, q)) for q in qs}  # type: ignore[arg-type]
 
 
 def latencies(fn: Callable[[int], object], count: int, budget_s: float) -> list[float]:
@@ -66,7 +64,3 @@ def repeat(fn: Callable[[], float], repeats: int, budget_s: float) -> list[float
         if time.perf_counter() - start > budget_s:
             break
     return values
-
-
-def ratio(a: float, b: float) -> float | None:
-    return a / b if b else None

@@ -162,3 +162,11 @@ def test_notes_of_fully_replaced_rows_are_dropped(tmp_path: Path) -> None:
     report.write([_section([["1,000", "1"]], "old run")], out)
     text = report.write([_section([["1,000", "2"]], "new run")], out)
     assert "- new run" in text and "old run" not in text
+
+
+def test_secrets_are_masked_in_the_report() -> None:
+    from bench.cli import _masked
+
+    assert _masked("HOIDAP_OPENAI_API_KEY", "sk-123") == "***"
+    assert _masked("HOIDAP_TOP_K", "7") == "7"
+    assert _masked("HOIDAP_OPENAI_API_KEY", "") == ""

@@ -39,7 +39,7 @@ def test_search_json_has_spans_into_the_article(
 ) -> None:
     code, out, _ = run(capsys, indexed, "search", "94,88%", "--json", "-k", "2")
     assert code == 0
-    hits = json.loads(out)["hits"]
+    hits = json.loads(out)["passages"]
     assert [h["rank"] for h in hits] == [1, 2]
     text = (CORPUS / f"{hits[0]['article_id']}.txt").read_text("utf-8")
     assert hits[0]["text"] in text
@@ -51,8 +51,20 @@ def test_ask_json_cites_exact_characters(indexed: Path, capsys: pytest.CaptureFi
     assert code == 0
     answer = json.loads(out)
     assert not answer["refused"]
-    assert answer["citations"] and "[1]" in answer["answer"]
+    assert answer["citations"] and "[1]" in answer["text"]
     assert all(c["end"] - c["start"] == len(c["quote"]) for c in answer["citations"])
+
+
+def test_cli_json_has_the_shape_of_the_api(
+    indexed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from web.schemas import AnswerOut, AskResponse, SearchResponse
+
+    _, out, _ = run(capsys, indexed, "ask", "Cao Bằng có bao nhiêu huyện biên giới?", "--json")
+    assert set(json.loads(out)) == set(AnswerOut.model_fields)
+    assert set(AnswerOut.model_fields) < set(AskResponse.model_fields)
+    _, out, _ = run(capsys, indexed, "search", "Cao Bằng", "--json")
+    assert set(json.loads(out)) == set(SearchResponse.model_fields)
 
 
 def test_ask_prints_sources(indexed: Path, capsys: pytest.CaptureFixture[str]) -> None:

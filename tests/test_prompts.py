@@ -28,7 +28,10 @@ def test_answer_prompt_numbers_passages_with_title_and_date() -> None:
         {"number": 1, "title": "Bài một", "date": "10/09/2022", "text": "Nội dung một."},
         {"number": 2, "title": "Bài hai", "date": "", "text": "Nội dung hai."},
     ]
-    text = render("answer.j2", question="Ở đâu?", passages=passages, refusal=REFUSAL)
+    text = render(
+        "answer.j2", question="Ở đâu?", passages=passages, refusal=REFUSAL, max_sentences=2
+    )
+    assert "nhiều nhất 2 câu" in text
     assert "[1] Bài một (10/09/2022)\n" in text
     assert "[2] Bài hai\n" in text
     assert text.index("Nội dung một.") < text.index("Nội dung hai.") < text.index("Ở đâu?")
@@ -36,7 +39,9 @@ def test_answer_prompt_numbers_passages_with_title_and_date() -> None:
 
 
 def test_missing_variables_are_all_named() -> None:
-    with pytest.raises(ValueError, match=r"answer\.j2 .* thiếu biến: passages, refusal$"):
+    with pytest.raises(
+        ValueError, match=r"answer\.j2 .* thiếu biến: max_sentences, passages, refusal$"
+    ):
         render("answer.j2", question="Ở đâu?")
 
 

@@ -232,8 +232,8 @@ def test_feedback_is_stored_and_replaced(client: TestClient, pipeline: Pipeline)
     response = client.post("/api/feedback", json=sent)
     assert response.status_code == 200
     assert response.json()["comment"] == "Rất rõ ràng"
-    # the alias `answer_id` works too, and rating again replaces the earlier feedback
-    client.post("/api/feedback", json={"answer_id": answer["message_id"], "rating": "down"})
+    # rating again replaces the earlier feedback
+    client.post("/api/feedback", json={"message_id": answer["message_id"], "rating": "down"})
     store = ConversationStore(pipeline.settings.db_path)
     [turn] = store.messages(answer["conversation_id"])
     store.close()

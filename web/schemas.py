@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from qa.core.types import Answer, Article, Citation, Hit
 from web.conversations import Conversation
@@ -167,7 +167,7 @@ class ArticleOut(ArticleSummary):
 
 
 class FeedbackRequest(BaseModel):
-    message_id: str = Field(validation_alias=AliasChoices("message_id", "answer_id"))
+    message_id: str
     rating: Literal["up", "down"]
     comment: str = Field(default="", max_length=2000)
 

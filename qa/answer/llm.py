@@ -142,7 +142,13 @@ class LLMAnswerer:
             article = self._data.articles[hit.chunk.article_id]
             passages.append(_Passage(number, article.title, article.date, hit.chunk.text))
         system = render("system.j2", refusal=REFUSAL, max_sentences=self.max_sentences)
-        user = render("answer.j2", question=question, passages=passages, refusal=REFUSAL)
+        user = render(
+            "answer.j2",
+            question=question,
+            passages=passages,
+            refusal=REFUSAL,
+            max_sentences=self.max_sentences,
+        )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _fallback(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 from qa.cli.lazy import LazyGroup
 from qa.core.errors import HoidapError, InputError
 from qa.core.settings import Settings
-from qa.core.types import Answer, Hit, Turn
+from qa.core.types import Answer, Turn
 
 if TYPE_CHECKING:
     from qa.pipeline import Pipeline
@@ -74,21 +73,6 @@ def index(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     click.echo(f"Thời gian: {timing}")
 
 
-def _hit_json(pipeline: Pipeline, hit: Hit) -> dict[str, object]:
-    article = pipeline.article(hit.chunk.article_id)
-    return {
-        "rank": hit.rank,
-        "score": round(hit.score, 6),
-        "scores": {k: round(v, 6) for k, v in hit.scores.items()},
-        "article_id": article.id,
-        "title": article.title,
-        "date": article.date,
-        "start": hit.chunk.start,
-        "end": hit.chunk.end,
-        "text": hit.chunk.text,
-    }
-
-
 @cli.command()
 @click.argument("query")
 @click.option("-k", "k", default=None, type=int, help="Số đoạn trả về (mặc định 5).")
@@ -96,45 +80,28 @@ def _hit_json(pipeline: Pipeline, hit: Hit) -> dict[str, object]:
 @click.pass_context
 def search(ctx: click.Context, query: str, k: int | None, as_json: bool) -> None:
     """Tìm các đoạn văn liên quan đến câu hỏi."""
+    from web.schemas import PassageOut, SearchResponse
+
     pipeline = _pipeline(ctx)
     hits = pipeline.search(query, k)
-    rows = [_hit_json(pipeline, h) for h in hits]
+    passages = [PassageOut.of(h, pipeline.article(h.chunk.article_id)) for h in hits]
     if as_json:
-        click.echo(json.dumps({"query": query, "hits": rows}, ensure_ascii=False, indent=2))
+        _echo_json(SearchResponse(query=query, passages=passages).model_dump(mode="json"))
         return
-    if not rows:
+    if not passages:
         click.echo("Không tìm thấy đoạn văn nào.")
-    for row in rows:
-        stages = " ".join(f"{k}={v:.3f}" for k, v in row["scores"].items())  # type: ignore[union-attr]
+    for p in passages:
+        stages = " ".join(f"{k}={v:.3f}" for k, v in p.scores.items())
         click.echo(
-            f"#{row['rank']}  {row['score']:.3f}  ({stages})\n"
-            f"   {row['title']}  {row['date']}  [{row['article_id']} {row['start']}:{row['end']}]\n"
-            f"   {row['text']}\n"
+            f"#{p.rank}  {p.score:.3f}  ({stages})\n"
+            f"   {p.title}  {p.date}  [{p.article_id} {p.start}:{p.end}]\n"
+            f"   {p.text}\n"
         )
 
 
-def _answer_json(answer: Answer) -> dict[str, object]:
-    return {
-        "question": answer.question,
-        "standalone_question": answer.standalone_question,
-        "answer": answer.text,
-        "refused": answer.refused,
-        "answerer": answer.answerer,
-        "sentences": [asdict(s) for s in answer.sentences],
-        "citations": [asdict(c) for c in answer.citations],
-        "passages": [
-            {
-                "rank": h.rank,
-                "score": h.score,
-                "article_id": h.chunk.article_id,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-            }
-            for h in answer.hits
-        ],
-        "notes": answer.notes,
-        "timings": answer.timings,
-    }
+def _echo_json(body: object) -> None:
+    """The same JSON bodies as the HTTP API (``web.schemas``)."""
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 
 def _print_answer(answer: Answer) -> None:
@@ -165,9 +132,12 @@ def _print_answer(answer: Answer) -> None:
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     """Hỏi một câu và nhận câu trả lời có trích dẫn."""
-    answer = _pipeline(ctx).ask(question)
+    pipeline = _pipeline(ctx)
+    answer = pipeline.ask(question)
     if as_json:
-        click.echo(json.dumps(_answer_json(answer), ensure_ascii=False, indent=2))
+        from web.schemas import AnswerOut
+
+        _echo_json(AnswerOut.of(answer, pipeline.data.articles).model_dump(mode="json"))
     else:
         _print_answer(answer)
 

@@ -60,10 +60,6 @@ def has_diacritics(text: str) -> bool:
     return any(fold(c) != c.lower() for c in _DIACRITIC_CHARS.findall(nfc(text)))
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text)
-
-
 @lru_cache(maxsize=1)
 def _pyvi_tokenize():  # type: ignore[no-untyped-def]
     from pyvi import ViTokenizer
