@@ -119,10 +119,10 @@ def run(settings: Settings, plan: Plan, log: Callable[[str], None]) -> list[repo
     if {"query", "indexes"} & set(plan.sections):
         sections += _query(settings, plan, log)
     if "server" in plan.sections:
-        from bench import server
+        from bench import load
 
         sections.append(
-            server.run(
+            load.run(
                 settings,
                 levels=(1, 8, 32),
                 requests=20 if plan.quick else 150,

@@ -11,10 +11,10 @@ from typing import Any
 import click
 
 from eval.compare import compare_runs, format_comparison, load_run, write_comparison
+from eval.eval_set import EvalSet, OnInvalid, load_set
 from eval.external import MISSING_ANSWERS, corpus_pipeline, load_beir, load_squad
 from eval.report import format_value, metric_label
 from eval.runner import REPORT, RESULTS, check_out_dir, default_run_dir, run_set, write_run
-from eval.sets import EvalSet, OnInvalid, load_set
 from eval.summary import gate_failure
 from qa.core.errors import HoidapError
 from qa.core.settings import Settings

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from eval.sets import EvalQuestion, EvalSet, OnInvalid, parse_question
+from eval.eval_set import EvalQuestion, EvalSet, OnInvalid, parse_question
 from qa.core.errors import HoidapError, InputError
 from qa.index.build import corpus_fingerprint
 from qa.ingest.loading import article_id, load_articles

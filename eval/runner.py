@@ -12,9 +12,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from eval.eval_set import EvalQuestion, EvalSet, evidence_problems
 from eval.report import render_report
 from eval.scoring import QuestionResult, judge
-from eval.sets import EvalQuestion, EvalSet, evidence_problems
 from eval.summary import recall_curves, summarize, summarize_by_tag
 from qa import __version__
 from qa.core.errors import HoidapError, InputError

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eval import metrics
-from eval.sets import EvalQuestion
+from eval.eval_set import EvalQuestion
 from qa.core.types import Answer, Article, Hit
 
 RANKS = (1, 5, 10)

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from eval.eval_set import EvalQuestion
 from eval.scoring import judge
-from eval.sets import EvalQuestion
 from eval.summary import gate_failure, recall_curves, summarize, summarize_by_tag
 from qa.core.types import Answer, AnswerSentence, Article, Chunk, Citation, Hit
 

@@ -1,4 +1,4 @@
-"""eval.sets: the JSONL format, its errors with line numbers, and the bundled set itself."""
+"""eval.eval_set: the JSONL format, its errors with line numbers, and the bundled set itself."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.sets import EvalQuestion, evidence_problems, load_set
+from eval.eval_set import EvalQuestion, evidence_problems, load_set
 from qa.core.errors import InputError
 from qa.core.settings import PROJECT_ROOT
 from qa.ingest.loading import load_articles

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eval.eval_set import load_set
 from eval.runner import run_set
-from eval.sets import load_set
 from eval.summary import gate_failure
 from qa.core.settings import PROJECT_ROOT
 from qa.pipeline import Pipeline

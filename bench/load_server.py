@@ -1,4 +1,4 @@
-"""The chat server the load test talks to: ``python -m bench.serve SETTINGS.json PORT``.
+"""The chat server the load test talks to: ``python -m bench.load_server SETTINGS.json PORT``.
 
 It indexes the configured articles if there is no index yet, loads the model, answers one
 question to warm up, then serves ``web.app.create_app(settings, pipeline)`` on 127.0.0.1 only.

@@ -1,7 +1,7 @@
 """Section 4: the chat server under load, on loopback only, bounded in requests and time.
 
 uvicorn serves ``create_app(settings, pipeline)`` over the bundled corpus in a child process
-(``bench/serve.py``); an asyncio httpx client keeps 1, 8 or 32 requests in flight against
+(``bench/load_server.py``); an asyncio httpx client keeps 1, 8 or 32 requests in flight against
 ``POST /api/ask``. Every request asks a different question (a share of the bundled eval set, topped up
 with dev benchmark questions, mostly refused over the bundled corpus), so the query-embedding
 cache never answers for the model.
@@ -142,7 +142,7 @@ def run(
     url = f"http://127.0.0.1:{port}"
     log_file = (scratch / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.serve", str(settings_file), str(port)],
+        [sys.executable, "-m", "bench.load_server", str(settings_file), str(port)],
         cwd=PROJECT_ROOT,
         stdout=log_file,
         stderr=subprocess.STDOUT,
