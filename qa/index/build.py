@@ -79,11 +79,7 @@ def build(
     report.seconds["vector_index"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    terms = [
-        document_terms(c.text)
-        for c in tqdm(plan.chunks, desc="Tách từ", unit="đoạn", disable=not progress)
-    ]
-    bm25 = BM25Index.build(terms, k1=k1, b=b)
+    bm25 = _keyword_index(plan.chunks, k1, b, progress)
     learned = acronym_lib.learn(a.text for a in articles)
     report.seconds["keyword_index"] = time.perf_counter() - clock
 
@@ -99,7 +95,7 @@ def build(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
     )
-    data = IndexData(
+    return IndexData(
         manifest=manifest,
         articles={a.id: a for a in articles},
         chunks=plan.chunks,
@@ -108,8 +104,15 @@ def build(
         bm25=bm25,
         acronyms=acronym_lib.merged(learned),
         names=name_phrases(articles),
-    )
-    return data, report
+    ), report
+
+
+def _keyword_index(chunks: list[Chunk], k1: float, b: float, progress: bool) -> BM25Index:
+    terms = [
+        document_terms(c.text)
+        for c in tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)
+    ]
+    return BM25Index.build(terms, k1=k1, b=b)
 
 
 def _plan(
