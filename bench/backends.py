@@ -12,50 +12,19 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.corpus import Question, load, load_questions, passages, subset
 from bench.machine import machine_info
-from bench.report import Section, Target
+from bench.onnx_models import onnx_missing, prepare_onnx
+from bench.report import Section, Table, Target
 from bench.stats import percentiles, repeat, spread
 from qa.core.settings import DEFAULT_MODEL, Settings
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-INT8_FILE = "onnx/model_qint8_avx512_vnni.onnx"  # the file SentenceTransformerEmbedder loads
-ONNX_FILE = "onnx/model.onnx"
-
-
-def onnx_missing() -> str | None:
-    """Why the ONNX backend cannot run here, or None when it can."""
-    try:
-        import onnxruntime  # noqa: F401
-        from optimum.onnxruntime import ORTModelForFeatureExtraction  # noqa: F401
-    except Exception as exc:  # ImportError, or optimum failing against this transformers
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def prepare_onnx(cache_dir: Path) -> tuple[Path, float]:
-    """The default model folder in ``cache_dir`` with its ONNX and int8 files; export seconds."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.backend import export_dynamic_quantized_onnx_model
-
-    from embeddings.e5 import ensure_e5_model
-
-    folder = ensure_e5_model(cache_dir)
-    clock = time.perf_counter()
-    if not (folder / ONNX_FILE).exists():
-        model = SentenceTransformer(str(folder), device="cpu", backend="onnx")
-        with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-            model.save_pretrained(tmp)  # only its onnx/model.onnx is kept
-            (folder / "onnx").mkdir(exist_ok=True)
-            shutil.copy(Path(tmp) / ONNX_FILE, folder / ONNX_FILE)
-    if not (folder / INT8_FILE).exists():
-        model = SentenceTransformer(str(folder), device="cpu", backend="onnx")
-        export_dynamic_quantized_onnx_model(model, "avx512_vnni", str(folder))
-    return folder, time.perf_counter() - clock
 
 
 def answer_recall(retrieve: Callable[[str], list], questions: list[Question]) -> float:
@@ -90,6 +59,13 @@ def _quality(
     return recall, report.embedded / report.seconds["embed"], report.embedded
 
 
+@dataclass
+class _Tables:
+    encode: Table
+    query: Table
+    quality: Table
+
+
 def run(
     settings: Settings,
     *,
@@ -102,32 +78,67 @@ def run(
     log: Callable[[str], None],
     k: int = 5,
 ) -> Section:
-    from qa import components
-
     section = Section("backends", machine_info())
-    if settings.model != DEFAULT_MODEL:
-        section.notes.append(f"Model {settings.model!r}: ONNX export is done for the default only.")
     cache = settings.data_dir / "bench" / "models"
     cache.mkdir(parents=True, exist_ok=True)
-    backends: tuple[str, ...] = BACKENDS
-    missing = onnx_missing()
-    if missing or settings.model != DEFAULT_MODEL:
-        backends = ("torch",)
-        if missing:
-            section.notes.append(
-                f"ONNX skipped: {missing}. Install the `onnx` extra (optimum-onnx needs "
-                "transformers < 4.58, so sentence-transformers 5.x)."
-            )
-    else:
-        log("backends: exporting ONNX and int8 models (once)")
-        folder, export_s = prepare_onnx(cache)
-        section.notes.append(f"ONNX files in {folder} (export took {export_s:.0f} s this run).")
+    backends = _backends(settings, cache, section, log)
     questions = load_questions(questions_path, n_questions)
     texts = [a.text[s:e] for a, s, e in passages(load(articles_path), settings)]
     rng = np.random.default_rng(6)
     picked = sorted(rng.choice(len(texts), size=min(sample, len(texts)), replace=False).tolist())
     sample_texts = [texts[i] for i in picked]
+    tables = _tables(section, settings, sample_texts, questions, k)
+    results: dict[str, dict[str, float]] = {}
+    reference: list[np.ndarray] = []
+    for backend in backends:
+        log(f"backends: {backend}")
+        backend_settings = settings.model_copy(
+            update={"embed_backend": backend, "model_cache_dir": cache}
+        )
+        results[backend] = _measure(
+            backend_settings,
+            tables,
+            sample_texts,
+            questions,
+            reference,
+            articles_path=articles_path,
+            repeats=repeats,
+            budget_s=budget_s,
+            k=k,
+            torch_speed=results.get("torch", {}).get("speed"),
+        )
+    section.data = {"results": results, "questions": len(questions), "sample": len(sample_texts)}
+    _conclude(section, settings, results)
+    return section
 
+
+def _backends(
+    settings: Settings, cache: Path, section: Section, log: Callable[[str], None]
+) -> tuple[str, ...]:
+    """The backends that can run here; the ONNX files are exported once when needed."""
+    if settings.model != DEFAULT_MODEL:
+        section.notes.append(f"Model {settings.model!r}: ONNX export is done for the default only.")
+    missing = onnx_missing()
+    if missing or settings.model != DEFAULT_MODEL:
+        if missing:
+            section.notes.append(
+                f"ONNX skipped: {missing}. Install the `onnx` extra (optimum-onnx needs "
+                "transformers < 4.58, so sentence-transformers 5.x)."
+            )
+        return ("torch",)
+    log("backends: exporting ONNX and int8 models (once)")
+    folder, export_s = prepare_onnx(cache)
+    section.notes.append(f"ONNX files in {folder} (export took {export_s:.0f} s this run).")
+    return BACKENDS
+
+
+def _tables(
+    section: Section,
+    settings: Settings,
+    sample_texts: list[str],
+    questions: list[Question],
+    k: int,
+) -> _Tables:
     encode = section.table(
         f"Passage encoding: {len(sample_texts)} dev passages per call (median of runs), and "
         "the whole quality corpus once",
@@ -155,57 +166,76 @@ def run(
             "passages indexed",
         ],
     )
-    results: dict[str, dict[str, float]] = {}
-    reference: np.ndarray | None = None
-    for backend in backends:
-        log(f"backends: {backend}")
-        backend_settings = settings.model_copy(
-            update={"embed_backend": backend, "model_cache_dir": cache}
-        )
+    return _Tables(encode, query, quality)
+
+
+def _measure(
+    settings: Settings,
+    tables: _Tables,
+    sample_texts: list[str],
+    questions: list[Question],
+    reference: list[np.ndarray],
+    *,
+    articles_path: Path,
+    repeats: int,
+    budget_s: float,
+    k: int,
+    torch_speed: float | None,
+) -> dict[str, float]:
+    """One backend: encoding speed and agreement with torch, query latency, quality."""
+    from qa import components
+
+    backend = settings.embed_backend
+    clock = time.perf_counter()
+    embedder = components.embedder(settings)
+    load_s = time.perf_counter() - clock
+    embedder.embed_passages(sample_texts[:8])  # warm-up
+    vectors: list[np.ndarray] = []
+
+    def once() -> float:
         clock = time.perf_counter()
-        embedder = components.embedder(backend_settings)
-        load_s = time.perf_counter() - clock
-        embedder.embed_passages(sample_texts[:8])  # warm-up
-        vectors: list[np.ndarray] = []
+        vectors.append(embedder.embed_passages(sample_texts))
+        return time.perf_counter() - clock
 
-        def once(embedder=embedder, vectors=vectors) -> float:
-            clock = time.perf_counter()
-            vectors.append(embedder.embed_passages(sample_texts))
-            return time.perf_counter() - clock
+    seconds = spread(repeat(once, repeats, budget_s / 6))
+    speed = len(sample_texts) / seconds.median
+    if not reference:  # the first backend (torch) is the reference
+        reference.append(vectors[0])
+    cosines = (vectors[0] * reference[0]).sum(axis=1)
+    query_ms = _query_ms(embedder, questions[:100])
+    with subset(articles_path, {q.article_id for q in questions}) as quality_path:
+        recall, index_speed, indexed = _quality(settings, embedder, quality_path, questions, k)
+    tables.encode.add(
+        backend,
+        f"{speed:.1f} ({len(sample_texts) / seconds.high:.1f}–"
+        f"{len(sample_texts) / seconds.low:.1f})",
+        f"{speed / (torch_speed or speed):.2f}×",
+        f"{index_speed:.1f}",
+        f"{cosines.min():.4f}",
+        f"{cosines.mean():.4f}",
+        f"{load_s:.1f}",
+        seconds.n,
+    )
+    p = percentiles(query_ms)
+    tables.query.add(
+        backend, f"{p['p50']:.1f}", f"{p['p95']:.1f}", f"{p['p99']:.1f}", len(query_ms)
+    )
+    tables.quality.add(backend, f"{recall['dense']:.3f}", f"{recall[settings.fusion]:.3f}", indexed)
+    return {"speed": speed, "cos_min": float(cosines.min()), **recall}
 
-        seconds = spread(repeat(once, repeats, budget_s / 6))
-        speed = len(sample_texts) / seconds.median
-        if reference is None:
-            reference = vectors[0]
-        cosines = (vectors[0] * reference).sum(axis=1)
-        query_ms = []
-        for q in questions[:100]:
-            type(embedder)._cached_query.cache_clear()
-            clock = time.perf_counter()
-            embedder.embed_query(q.question)
-            query_ms.append((time.perf_counter() - clock) * 1000)
-        with subset(articles_path, {q.article_id for q in questions}) as quality_path:
-            recall, index_speed, indexed = _quality(
-                backend_settings, embedder, quality_path, questions, k
-            )
-        results[backend] = {"speed": speed, "cos_min": float(cosines.min()), **recall}
-        torch_speed = results["torch"]["speed"]
-        encode.add(
-            backend,
-            f"{speed:.1f} ({len(sample_texts) / seconds.high:.1f}–"
-            f"{len(sample_texts) / seconds.low:.1f})",
-            f"{speed / torch_speed:.2f}×",
-            f"{index_speed:.1f}",
-            f"{cosines.min():.4f}",
-            f"{cosines.mean():.4f}",
-            f"{load_s:.1f}",
-            seconds.n,
-        )
-        p = percentiles(query_ms)
-        query.add(backend, f"{p['p50']:.1f}", f"{p['p95']:.1f}", f"{p['p99']:.1f}", len(query_ms))
-        quality.add(backend, f"{recall['dense']:.3f}", f"{recall[settings.fusion]:.3f}", indexed)
-        del embedder
-    section.data = {"results": results, "questions": len(questions), "sample": len(sample_texts)}
+
+def _query_ms(embedder: object, questions: list[Question]) -> list[float]:
+    """Milliseconds of one uncached query encoding per question."""
+    query_ms = []
+    for q in questions:
+        type(embedder)._cached_query.cache_clear()  # type: ignore[attr-defined]
+        clock = time.perf_counter()
+        embedder.embed_query(q.question)  # type: ignore[attr-defined]
+        query_ms.append((time.perf_counter() - clock) * 1000)
+    return query_ms
+
+
+def _conclude(section: Section, settings: Settings, results: dict[str, dict[str, float]]) -> None:
     section.notes += [
         "Same model, same passages; each backend runs through hoidap's SentenceTransformerEmbedder "
         f"(batch {settings.embed_batch_size}); sentence-transformers' encode sorts the texts of a "
@@ -224,7 +254,6 @@ def run(
             None if len(results) == 1 else fastest != "torch",
         )
     )
-    return section
 
 
 def _keeps_quality(results: dict[str, dict[str, float]], fusion: str) -> str:

@@ -1,6 +1,6 @@
 """`qa bench`: run the benchmark sections, print the Markdown report and write it with its JSON.
 
-Registered on the `qa` command with ``cli.add_command(bench_command, name="bench")``; settings
+Registered lazily on the `qa` command (``qa.cli``); settings
 come from ``ctx.obj["settings"]`` (``python -m bench`` builds default ones).
 """
 
@@ -254,7 +254,11 @@ def bench_command(
         raise click.BadParameter(f"unknown index kind(s) {bad_kinds}; choose from {KINDS}")
     if any(n < 1 for n in plan.sizes):
         raise click.BadParameter("sizes must be positive", param_hint="--sizes")
-    sections = run(settings, plan, _Log())
+    _write(run(settings, plan, _Log()), out, fresh)
+
+
+def _write(sections: list[report.Section], out: Path, fresh: bool) -> None:
+    """Note how the figures were measured (secrets masked), print and write the report."""
     args = sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]
     command = "qa bench " + shlex.join(args)
     overrides = " ".join(

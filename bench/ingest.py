@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.corpus import load, passages
 from bench.machine import machine_info, peak_rss_bytes
-from bench.report import Section, Target
-from bench.stats import spread
+from bench.report import Section, Table, Target
+from bench.stats import Spread, spread
 from bench.workers import in_child
 from qa.core.settings import Settings
 
@@ -126,25 +126,7 @@ def run(
         ours = in_child(hoidap_runs, settings, path, repeats, budget_s / 2)
         log(f"ingest: {name}: plain sentence-transformers + FAISS")
         plain = in_child(baseline_runs, settings, path, repeats, budget_s / 2)
-        ours_s, plain_s = spread(ours.totals), spread(plain.totals)
-        ratio = plain_s.median / ours_s.median
-        for label, runs, s, r in (
-            ("hoidap", ours, ours_s, f"{ratio:.2f}×"),
-            ("plain ST + FAISS flat", plain, plain_s, "1.00×"),
-        ):
-            speed.add(
-                f"{name} · {label}",
-                runs.articles,
-                runs.passages,
-                s.format(2),
-                f"{runs.articles / s.median:.1f}",
-                f"{runs.passages / s.median:.1f} "
-                f"({runs.passages / s.high:.1f}–{runs.passages / s.low:.1f})",
-                r,
-                f"{runs.peak_rss / MIB:.0f}",
-                f"{runs.model_load:.1f}",
-                s.n,
-            )
+        ours_s, plain_s, ratio = _add_speed_rows(speed, name, ours, plain)
         per_stage = {k: spread([run.get(k, 0.0) for run in ours.stages]) for k in STAGES}
         stages.add(name, *(per_stage[k].format(2) for k in STAGES), ours_s.format(2))
         section.data[name] = {"hoidap": ours.__dict__, "plain": plain.__dict__, "ratio": ratio}
@@ -165,3 +147,29 @@ def run(
         "Peak RSS: ru_maxrss of the child process that ran the path (model included).",
     ]
     return section
+
+
+def _add_speed_rows(
+    speed: Table, name: str, ours: Runs, plain: Runs
+) -> tuple[Spread, Spread, float]:
+    """The hoidap and baseline rows of one corpus; their spreads and the speed ratio."""
+    ours_s, plain_s = spread(ours.totals), spread(plain.totals)
+    ratio = plain_s.median / ours_s.median
+    for label, runs, s, r in (
+        ("hoidap", ours, ours_s, f"{ratio:.2f}×"),
+        ("plain ST + FAISS flat", plain, plain_s, "1.00×"),
+    ):
+        speed.add(
+            f"{name} · {label}",
+            runs.articles,
+            runs.passages,
+            s.format(2),
+            f"{runs.articles / s.median:.1f}",
+            f"{runs.passages / s.median:.1f} "
+            f"({runs.passages / s.high:.1f}–{runs.passages / s.low:.1f})",
+            r,
+            f"{runs.peak_rss / MIB:.0f}",
+            f"{runs.model_load:.1f}",
+            s.n,
+        )
+    return ours_s, plain_s, ratio

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -111,6 +112,24 @@ async def _load(
         return latencies, errors, refused, time.perf_counter() - start
 
 
+def _start_server(
+    settings: Settings, scratch: Path
+) -> tuple[str, subprocess.Popen[bytes], IO[str]]:
+    """The chat server over the bundled corpus in a child process: its URL, process and log."""
+    server_settings = settings.model_copy(update={"data_dir": scratch, "articles": [BUNDLED]})
+    settings_file = scratch / "settings.json"
+    settings_file.write_text(server_settings.model_dump_json(), "utf-8")
+    port = _free_port()
+    log_file = (scratch / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.load_server", str(settings_file), str(port)],
+        cwd=PROJECT_ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    return f"http://127.0.0.1:{port}", process, log_file
+
+
 def run(
     settings: Settings,
     *,
@@ -135,18 +154,7 @@ def run(
         ],
     )
     scratch = Path(tempfile.mkdtemp(prefix="server-", dir=settings.data_dir / "bench"))
-    server_settings = settings.model_copy(update={"data_dir": scratch, "articles": [BUNDLED]})
-    settings_file = scratch / "settings.json"
-    settings_file.write_text(server_settings.model_dump_json(), "utf-8")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_file = (scratch / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.load_server", str(settings_file), str(port)],
-        cwd=PROJECT_ROOT,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
+    url, process, log_file = _start_server(settings, scratch)
     batches = question_batches(dev_questions, len(levels), requests)
     try:
         log("server: starting uvicorn (indexes the bundled corpus, loads the model)")

@@ -34,7 +34,7 @@ PASSAGES = [
 TEXTS = {"query": QUERIES, "passage": PASSAGES}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def model_dir(e5_model_dir: Path) -> Path:
     return e5_model_dir
 
