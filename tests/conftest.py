@@ -17,11 +17,15 @@ from qa.pipeline import Pipeline
 CORPUS = PROJECT_ROOT / "data" / "articles"
 
 
+def clear_hoidap_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("HOIDAP_")]:
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture(autouse=True)
 def _no_hoidap_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tests see the documented defaults, whatever ``HOIDAP_*`` the shell has set."""
-    for name in [n for n in os.environ if n.startswith("HOIDAP_")]:
-        monkeypatch.delenv(name)
+    clear_hoidap_environment(monkeypatch)
     yield
 
 
@@ -62,9 +66,8 @@ def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Pipeline:
     """The bundled corpus indexed once with the real default model (read-only)."""
     data = tmp_path_factory.mktemp("real")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("HOIDAP_")]:
-            mp.delenv(name)
+    with pytest.MonkeyPatch.context() as mp:  # session-scoped: the autouse fixture is too late
+        clear_hoidap_environment(mp)
         settings = make_settings(data, model_cache_dir=e5_model_dir.parent)
     pipeline = Pipeline(settings)
     pipeline.index()

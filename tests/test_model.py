@@ -8,6 +8,7 @@ import pytest
 from eval.eval_set import load_set
 from eval.runner import run_set
 from eval.summary import gate_failure
+from qa import components
 from qa.core.settings import PROJECT_ROOT
 from qa.pipeline import Pipeline
 from qa.text.vietnamese import normalize
@@ -60,3 +61,12 @@ def test_index_of_the_real_model_reloads(real: Pipeline, tmp_path: Path) -> None
     again = Pipeline(real.settings)
     assert again.data.manifest.model == real.settings.model
     assert again.data.manifest.chunk_count == len(real.data.chunks)
+
+
+def test_loading_the_model_prints_no_progress_bar(
+    real: Pipeline, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A model-only load (`qa ask`, `qa chat`) shows no "Loading weights" bar."""
+    capfd.readouterr()
+    components.embedder(real.settings)
+    assert "Loading weights" not in capfd.readouterr().err
