@@ -149,3 +149,32 @@ def test_chat_keeps_context_between_turns(indexed: Path, capsys, monkeypatch) ->
     code, out, _ = run(capsys, indexed, "chat")
     assert code == 0 and "94,88%" in out
     assert asked[1] == ("Còn ở Bắc Kạn thì sao?", ["Tỷ lệ người DTTS ở Cao Bằng là bao nhiêu?"])
+
+
+def test_help_lists_the_lazy_commands_without_importing_them() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from qa.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('eval', 'bench', 'faiss', 'scipy', 'torch', 'jinja2', 'qa.pipeline')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "eval" in run.stdout and "bench" in run.stdout and "llm" in run.stdout
+    assert run.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_lazy_help_lines_match_the_commands() -> None:
+    from qa.cli import cli
+    from qa.cli.lazy import _LAZY_HELP
+
+    for name in cli.lazy_commands:  # type: ignore[attr-defined]
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None and command.help is not None
+        assert command.help.strip().splitlines()[0] == _LAZY_HELP[name]

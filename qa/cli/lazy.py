@@ -50,6 +50,6 @@ class LazyGroup(click.Group):
 
 _LAZY_HELP = {
     "eval": "Đánh giá truy xuất, câu trả lời và trích dẫn trên một bộ câu hỏi.",
-    "bench": "Đo tốc độ và bộ nhớ.",
+    "bench": "Đo tốc độ, bộ nhớ và chất lượng (nạp dữ liệu, mô hình nhúng, truy vấn, máy chủ).",
     "llm": "Mô hình ngôn ngữ chạy trên máy (HOIDAP_ANSWERER=llm).",
 }
