@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 
 from qa.core.types import QueryTerms
 from qa.text.vietnamese import fold, has_diacritics, normalize, segment
@@ -113,17 +114,34 @@ def expand_acronyms(text: str, acronyms: Mapping[str, str]) -> str:
     folded = fold(text)
     extra: list[str] = []
     for short, long_form in acronyms.items():
+        folded_short, folded_long = _folded(short), _folded(long_form)
         for haystack, s, lf in (
             (normalized, short, long_form),
-            (folded, fold(short), fold(long_form)),
+            (folded, folded_short, folded_long),
         ):
-            if re.search(rf"(?<!\w){re.escape(s)}(?!\w)", haystack):
+            if _has_phrase(haystack, s):
                 extra.append(lf)
                 break
-            if re.search(rf"(?<!\w){re.escape(lf)}(?!\w)", haystack):
+            if _has_phrase(haystack, lf):
                 extra.append(s)
                 break
     return " ".join([text, *extra])
+
+
+@lru_cache(maxsize=8192)
+def _folded(phrase: str) -> str:
+    return fold(phrase)
+
+
+@lru_cache(maxsize=8192)
+def _whole_words(phrase: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)")
+
+
+def _has_phrase(haystack: str, phrase: str) -> bool:
+    """``phrase`` as whole words in ``haystack``; the substring test first, since most of an
+    acronym table is absent from any one text."""
+    return phrase in haystack and _whole_words(phrase).search(haystack) is not None
 
 
 def query_terms(
