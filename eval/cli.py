@@ -174,3 +174,20 @@ def compare_command(run_a: Path, run_b: Path, out: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(format_comparison(comparison))
     click.echo(f"\nĐã ghi {json_path} và {html_path}")
+
+
+@eval_command.command("make-unanswerable")
+@click.argument("set_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Ghi đè tệp đã có.")
+def make_unanswerable_command(set_file: Path, out: Path, overwrite: bool) -> None:
+    """Tạo bộ câu hỏi không trả lời được từ SET_FILE: mỗi câu được tìm như thể bài viết chứa
+    đáp án không có trong kho (chạy nó cùng --articles của bộ gốc)."""
+    from eval.unanswerable import gold_removed_rows, write_rows
+
+    try:
+        rows = gold_removed_rows(load_set(set_file))
+        write_rows(rows, out, overwrite=overwrite)
+    except HoidapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Đã ghi {len(rows)} câu hỏi không trả lời được vào {out}")

@@ -24,6 +24,7 @@ FIELDS = (
     "answerable",
     "turns",
     "tags",
+    "removed_article_ids",
 )
 
 
@@ -39,6 +40,8 @@ class EvalQuestion:
     answerable: bool = True
     turns: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # articles searched as if they were not in the corpus ("gold article removed" questions)
+    removed_article_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def parse_question(row: object) -> EvalQuestion:
         answerable=answerable,
         turns=_strings(row, "turns"),
         tags=_strings(row, "tags"),
+        removed_article_ids=tuple(article_id(a) for a in _strings(row, "removed_article_ids")),
     )
 
 

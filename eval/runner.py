@@ -62,9 +62,10 @@ def run_question(
         try:
             # earlier turns are asked as a user would, so follow-ups see real answers
             history: list[Turn] = []
+            removed = question.removed_article_ids
             for earlier in question.turns:
-                history.append(Turn.of(pipeline.ask(earlier, history)))
-            answer = pipeline.ask(question.question, history)
+                history.append(Turn.of(pipeline.ask(earlier, history, removed)))
+            answer = pipeline.ask(question.question, history, removed)
             timings.update({_STAGE_NAMES.get(n, n): s for n, s in answer.timings.items()})
         except HoidapError as exc:
             errors.append(str(exc))
@@ -73,7 +74,7 @@ def run_question(
     query = (answer.standalone_question if answer else "") or question.question
     started = time.perf_counter()
     try:
-        hits = pipeline.search(query, k=depth)
+        hits = pipeline.search(query, k=depth, exclude=question.removed_article_ids)
     except HoidapError as exc:
         errors.append(str(exc))
     timings.setdefault("retrieval", time.perf_counter() - started)

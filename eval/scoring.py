@@ -55,6 +55,7 @@ class QuestionResult:
     hits: list[HitRow]
     standalone_question: str = ""
     answer: str = ""
+    short_answer: str = ""  # the reader's exact span; empty for answerers without one
     refused: bool = False
     sentences: int = 0
     cited_sentences: int = 0
@@ -148,6 +149,7 @@ def _add_answer(
 ) -> None:
     result.standalone_question = answer.standalone_question
     result.answer = answer.text
+    result.short_answer = answer.short.text if answer.short else ""
     result.refused = answer.refused
     if answer.refused:
         return
@@ -195,9 +197,11 @@ def _score(result: QuestionResult, k: int, *, retrieval_only: bool) -> None:
         result.problems = problems
         return
     prediction = "" if result.refused else result.answer
+    # EM and F1 score the short answer; the cited sentence is scored by answer_contained
+    short = "" if result.refused else (result.short_answer or result.answer)
     if result.answerable and result.answers:
-        m["exact_match"] = metrics.exact_match(prediction, result.answers)
-        m["f1"] = metrics.token_f1(prediction, result.answers)
+        m["exact_match"] = metrics.exact_match(short, result.answers)
+        m["f1"] = metrics.token_f1(short, result.answers)
         m["answer_contained"] = metrics.answer_contained(prediction, result.answers)
         result.correct = bool(m["answer_contained"])
         if not result.refused and not m["answer_contained"]:

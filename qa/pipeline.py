@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from qa import components
 from qa.answer.followup import rewrite
-from qa.core.errors import HoidapError, IndexMissingError, InputError, NotFoundError
+from qa.core.errors import HoidapError, IndexMissingError, InputError, ModelError, NotFoundError
 from qa.core.index_data import IndexData
-from qa.core.protocols import Answerer, Chunker, Embedder, Retriever, VectorBackend
+from qa.core.protocols import Answerer, Chunker, Embedder, Retriever, SpanReader, VectorBackend
 from qa.core.settings import Settings
 from qa.core.types import Answer, Article, Hit, Turn
 from qa.index import store
@@ -50,9 +51,11 @@ class Pipeline:
         # injected ones are used as they are; otherwise they are made over the current index
         self._retriever = retriever
         self._answerer = answerer
+        self._reader: tuple[SpanReader, float] | ModelError | None = None
         self._data: IndexData | None = None
         self._loaded_from: Path | None = None
         self._lock = threading.Lock()
+        self._reader_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -134,35 +137,63 @@ class Pipeline:
             raise InputError(f"Câu hỏi quá dài ({len(text)} ký tự; tối đa {limit} ký tự).")
         return text
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, exclude: Collection[str] = ()) -> list[Hit]:
+        """The ``k`` best passages; ``exclude`` names articles to search as if they were not in
+        the index (eval's "gold article removed" questions)."""
         text = self.check_question(query)
         k = k or self.settings.top_k
         if not 1 <= k <= 100:
             raise InputError(f"Số kết quả k phải từ 1 đến 100 (nhận {k}).")
-        return self.retriever().retrieve(text, k)
+        return self._retrieve(text, k, exclude)
+
+    def _retrieve(self, text: str, k: int, exclude: Collection[str]) -> list[Hit]:
+        if not exclude:
+            return self.retriever().retrieve(text, k)
+        hidden = sum(c.article_id in exclude for c in self.data.chunks)
+        hits = self.retriever().retrieve(text, k + hidden)
+        kept = [h for h in hits if h.chunk.article_id not in exclude][:k]
+        return [replace(h, rank=rank) for rank, h in enumerate(kept, start=1)]
 
     def answerer(self) -> Answerer:
         """The injected answerer, or the one the settings choose over the current index."""
         if self._answerer is not None:
             return self._answerer
-        return components.answerer(self.settings, self.data)
+        return components.answerer(self.settings, self.data, reader=self._span_reader)
 
-    def _prepare(self, question: str, history: Sequence[Turn]) -> tuple[str, str, list[Hit], float]:
+    def _span_reader(self) -> tuple[SpanReader, float]:
+        """The reader, loaded once per pipeline; a load that failed fails the same way again."""
+        with self._reader_lock:
+            if self._reader is None:
+                try:
+                    self._reader = components.span_reader(self.settings)
+                except ModelError as exc:
+                    self._reader = exc
+            if isinstance(self._reader, ModelError):
+                raise self._reader
+            return self._reader
+
+    def _prepare(
+        self, question: str, history: Sequence[Turn], exclude: Collection[str]
+    ) -> tuple[str, str, list[Hit], float]:
         text = self.check_question(question)
         clock = time.perf_counter()
         standalone = rewrite(text, history)
-        hits = self.retriever().retrieve(standalone, self.settings.top_k)
+        hits = self._retrieve(standalone, self.settings.top_k, exclude)
         return text, standalone, hits, time.perf_counter() - clock
 
-    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self, question: str, history: Sequence[Turn] = (), exclude: Collection[str] = ()
+    ) -> Answer:
         """Answer with citations, or refuse; follow-ups are read in the light of ``history``."""
-        *_, answer = self.ask_stream(question, history)
+        *_, answer = self.ask_stream(question, history, exclude)
         assert isinstance(answer, Answer)
         return answer
 
-    def ask_stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+    def ask_stream(
+        self, question: str, history: Sequence[Turn] = (), exclude: Collection[str] = ()
+    ) -> Iterator[str | Answer]:
         """Text deltas as the answer is written, then the final checked ``Answer``."""
-        text, standalone, hits, retrieve_seconds = self._prepare(question, history)
+        text, standalone, hits, retrieve_seconds = self._prepare(question, history, exclude)
         clock = time.perf_counter()
         for item in self.answerer().stream(standalone, hits):
             if isinstance(item, Answer):

@@ -30,6 +30,9 @@ def _no_hoidap_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:
+    """Settings over the bundled corpus; the keyword answerer unless a test asks for another
+    (the fast tests use no model; the reader has its own tests and the real-model ones)."""
+    overrides.setdefault("answerer", "extractive")
     return Settings(data_dir=tmp, articles=[CORPUS], **overrides)  # type: ignore[arg-type]
 
 
@@ -64,11 +67,12 @@ def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def real(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Pipeline:
-    """The bundled corpus indexed once with the real default model (read-only)."""
+    """The bundled corpus indexed once with the real default model, answered by the reader
+    (read-only)."""
     data = tmp_path_factory.mktemp("real")
     with pytest.MonkeyPatch.context() as mp:  # session-scoped: the autouse fixture is too late
         clear_hoidap_environment(mp)
-        settings = make_settings(data, model_cache_dir=e5_model_dir.parent)
+        settings = make_settings(data, model_cache_dir=e5_model_dir.parent, answerer="reader")
     pipeline = Pipeline(settings)
     pipeline.index()
     return pipeline

@@ -65,7 +65,9 @@ def scripted_ask(texts: dict[str, str]) -> Callable[..., Answer]:
     """An ``ask`` that answers each question with a fixed text quoted from the top hit, refusing
     when it has no text; it records the history it was given."""
 
-    def ask(self: Pipeline, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self: Pipeline, question: str, history: Sequence[Turn] = (), exclude: object = ()
+    ) -> Answer:
         seen_history[question] = [t.question for t in history]
         text = texts.get(question, "")
         if not text:
@@ -296,7 +298,9 @@ def test_squad_file_is_indexed_apart_and_missing_answers_are_counted(
     monkeypatch.setattr(
         Pipeline,
         "ask",
-        lambda self, q, history=(): Answer(q, "huyện Trùng Khánh", [], [], q.startswith("Ai"), []),
+        lambda self, q, history=(), exclude=(): Answer(
+            q, "huyện Trùng Khánh", [], [], q.startswith("Ai"), []
+        ),
     )
     squad = tmp_path / "squad.json"
     squad.write_text(json.dumps(SQUAD, ensure_ascii=False), "utf-8")
@@ -349,7 +353,9 @@ def test_questions_with_their_own_articles_file(
     pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        Pipeline, "ask", lambda self, q, history=(): Answer(q, "35 dân tộc", [], [], False, [])
+        Pipeline,
+        "ask",
+        lambda self, q, history=(), exclude=(): Answer(q, "35 dân tộc", [], [], False, []),
     )
     articles = write_set(
         tmp_path / "articles.jsonl",

@@ -163,3 +163,19 @@ def test_gate_failure() -> None:
     assert gate_failure({"answer_recall@5": 1.0}, 1.0) is None
     assert "0.9000" in (gate_failure({"answer_recall@5": 0.9}, 1.0) or "")
     assert gate_failure({"answer_recall@5": None}, 0.5) is not None
+
+
+def test_exact_match_and_f1_score_the_short_answer_and_containment_the_sentence() -> None:
+    from qa.core.types import ShortAnswer
+
+    question = EvalQuestion("q1", "Ai là Trưởng Ban Dân tộc tỉnh Trà Vinh?", answers=("Kiên Ninh",))
+    sentence = cite(1, "a", 0, 50)
+    given = answer(TEXT_A[:50] + " [1]", [sentence])
+    given.short = ShortAnswer("Kiên Ninh", 1, 4, 13, 3.0)
+    result = judge(question, HITS, given, ARTICLES, k=5)
+    assert result.short_answer == "Kiên Ninh"
+    assert result.metrics["exact_match"] == 1.0 and result.metrics["f1"] == 1.0
+    assert result.metrics["answer_contained"] == 1.0
+    without = judge(question, HITS, answer(TEXT_A[:50] + " [1]", [sentence]), ARTICLES, k=5)
+    assert without.metrics["exact_match"] == 0.0  # the whole sentence is no exact answer
+    assert 0.0 < without.metrics["f1"] < 1.0

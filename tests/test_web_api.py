@@ -37,11 +37,13 @@ def histories(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     seen: dict[str, list[Turn]] = {}
     ask, ask_stream = pipeline.ask, pipeline.ask_stream
 
-    def recording_ask(question: str, history: Sequence[Turn] = ()) -> Answer:
+    def recording_ask(question: str, history: Sequence[Turn] = (), exclude: object = ()) -> Answer:
         seen[question] = list(history)
         return ask(question, history)
 
-    def recording_stream(question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+    def recording_stream(
+        question: str, history: Sequence[Turn] = (), exclude: object = ()
+    ) -> Iterator[str | Answer]:
         seen[question] = list(history)
         return ask_stream(question, history)
 

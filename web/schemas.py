@@ -7,15 +7,24 @@ from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, Field
 
-from qa.core.types import Answer, Article, Citation, Hit
+from qa.core.types import Answer, Article, Citation, Hit, ShortAnswer
 from web.conversations import Conversation
 
 
-def article_url(article_id: str, start: int | None = None, end: int | None = None) -> str:
-    """The reader page of an article, highlighting ``text[start:end]`` when given."""
+def article_url(
+    article_id: str,
+    start: int | None = None,
+    end: int | None = None,
+    answer: tuple[int, int] | None = None,
+) -> str:
+    """The reader page of an article, highlighting ``text[start:end]`` when given, and inside
+    it the short answer ``text[answer[0]:answer[1]]``."""
     url = f"/articles/{quote(article_id, safe='')}"
     if start is not None and end is not None:
-        url += "?" + urlencode({"start": start, "end": end})
+        params = {"start": start, "end": end}
+        if answer is not None:
+            params |= {"answer_start": answer[0], "answer_end": answer[1]}
+        url += "?" + urlencode(params)
     return url
 
 
@@ -39,9 +48,14 @@ class CitationOut(BaseModel):
     end: int
     quote: str
     url: str
+    answer_start: int | None = Field(
+        default=None, description="The short answer inside the quote, when this one holds it."
+    )
+    answer_end: int | None = None
 
     @classmethod
-    def of(cls, citation: Citation) -> CitationOut:
+    def of(cls, citation: Citation, short: ShortAnswer | None = None) -> CitationOut:
+        inner = (short.start, short.end) if short and short.citation == citation.number else None
         return cls(
             number=citation.number,
             article_id=citation.article_id,
@@ -50,7 +64,27 @@ class CitationOut(BaseModel):
             start=citation.start,
             end=citation.end,
             quote=citation.quote,
-            url=article_url(citation.article_id, citation.start, citation.end),
+            url=article_url(citation.article_id, citation.start, citation.end, inner),
+            answer_start=inner[0] if inner else None,
+            answer_end=inner[1] if inner else None,
+        )
+
+
+class ShortAnswerOut(BaseModel):
+    text: str = Field(description="The exact answer span: `article.text[start:end]`.")
+    citation: int = Field(description="The citation whose quote holds the span.")
+    start: int
+    end: int
+    score: float = Field(description="The reader's answer-over-no-answer margin.")
+
+    @classmethod
+    def of(cls, short: ShortAnswer) -> ShortAnswerOut:
+        return cls(
+            text=short.text,
+            citation=short.citation,
+            start=short.start,
+            end=short.end,
+            score=short.score,
         )
 
 
@@ -95,6 +129,9 @@ class AnswerOut(BaseModel):
     question: str
     standalone_question: str
     text: str = Field(description="The answer with `[n]` citation markers.")
+    short_answer: ShortAnswerOut | None = Field(
+        default=None, description="The short answer (reader), inside the cited sentence."
+    )
     sentences: list[SentenceOut]
     citations: list[CitationOut]
     refused: bool
@@ -110,6 +147,7 @@ class AnswerOut(BaseModel):
             question=answer.question,
             standalone_question=answer.standalone_question,
             text=answer.text,
+            short_answer=ShortAnswerOut.of(answer.short) if answer.short else None,
             sentences=[
                 SentenceOut(
                     text=s.text,
@@ -119,7 +157,7 @@ class AnswerOut(BaseModel):
                 )
                 for s in answer.sentences
             ],
-            citations=[CitationOut.of(c) for c in answer.citations],
+            citations=[CitationOut.of(c, answer.short) for c in answer.citations],
             refused=answer.refused,
             passages=[PassageOut.of(h, articles[h.chunk.article_id]) for h in answer.hits],
             answerer=answer.answerer,

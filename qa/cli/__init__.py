@@ -42,6 +42,7 @@ def _pipeline(ctx: click.Context) -> Pipeline:
         "eval": "eval.cli:eval_command",
         "bench": "bench.cli:bench_command",
         "llm": "qa.cli.llm:llm_command",
+        "reader": "qa.cli.reader:reader_command",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -104,8 +105,14 @@ def _echo_json(body: object) -> None:
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 
-def _print_answer(answer: Answer) -> None:
+def _print_answer(answer: Answer, configured: str) -> None:
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        click.echo(f"(Đã hiểu câu hỏi là: {answer.standalone_question})")
+    if answer.short is not None:
+        click.secho(answer.short.text, bold=True)
     click.echo(answer.text)
+    if answer.answerer != configured and answer.notes:  # a fallback answered: say why
+        click.echo(f"  (!) {answer.notes[0]}")
     for sentence in answer.sentences:
         if not sentence.supported:
             click.echo(f"  (!) Chưa được kiểm chứng: {sentence.text}")
@@ -139,7 +146,7 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
 
         _echo_json(AnswerOut.of(answer, pipeline.data.articles).model_dump(mode="json"))
     else:
-        _print_answer(answer)
+        _print_answer(answer, pipeline.settings.answerer)
 
 
 @cli.command()
@@ -164,7 +171,7 @@ def chat(ctx: click.Context) -> None:
         except InputError as exc:
             click.echo(f"Lỗi: {exc}", err=True)
             continue
-        _print_answer(answer)
+        _print_answer(answer, pipeline.settings.answerer)
         history.append(Turn.of(answer))
 
 

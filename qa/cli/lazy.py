@@ -52,4 +52,5 @@ _LAZY_HELP = {
     "eval": "Đánh giá truy xuất, câu trả lời và trích dẫn trên một bộ câu hỏi.",
     "bench": "Đo tốc độ, bộ nhớ và chất lượng (nạp dữ liệu, mô hình nhúng, truy vấn, máy chủ).",
     "llm": "Mô hình ngôn ngữ chạy trên máy (HOIDAP_ANSWERER=llm).",
+    "reader": "Bộ đọc đã huấn luyện (HOIDAP_ANSWERER=reader): huấn luyện lại, kiểm định.",
 }

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.core.types import Answer, Article, Hit, QueryTerms
+from qa.core.types import Answer, AnswerSpan, Article, Hit, QueryTerms
 
 
 class Chunker(Protocol):
@@ -73,6 +73,16 @@ class KeywordIndex(Protocol):
 
 class Retriever(Protocol):
     def retrieve(self, query: str, k: int) -> list[Hit]: ...
+
+
+class SpanReader(Protocol):
+    """Finds answer spans: the best span of every window it reads, with its no-answer score."""
+
+    def read(
+        self, question: str, passages: Sequence[str], starts: Sequence[Sequence[int]]
+    ) -> list[AnswerSpan]:
+        """``starts[i]``: character offsets of passage i's sentences (where windows begin)."""
+        ...
 
 
 class Answerer(Protocol):

@@ -82,8 +82,16 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused."
     )
-    answerer: Literal["extractive", "llm", "openai"] = Field(
-        default="extractive", description="Which answerer writes answers."
+    answerer: Literal["reader", "extractive", "llm", "openai"] = Field(
+        default="reader", description="Which answerer writes answers."
+    )
+    reader_weights_dir: Path | None = Field(
+        default=None,
+        description="Trained reader weights (default: the ones shipped in qa/answer/reader/weights).",
+    )
+    reader_threshold: float | None = Field(
+        default=None,
+        description="Reader margin below which hoidap refuses (default: the weights' calibrated one).",
     )
     answer_max_sentences: int = Field(default=3, ge=1, le=10, description="Sentences in an answer.")
     refusal_threshold: float = Field(

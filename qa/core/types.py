@@ -61,6 +61,35 @@ class AnswerSentence:
     supported: bool
 
 
+@dataclass(frozen=True)
+class AnswerSpan:
+    """A reader's best span in one window of a passage: ``passage`` indexes the passages read,
+    ``start``/``end`` are characters in it; ``score`` (start + end logit) against ``null``
+    (the window's no-answer score)."""
+
+    passage: int
+    start: int
+    end: int
+    score: float
+    null: float
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The exact answer span inside the sentence that ``citation`` quotes:
+    ``article.text[start:end] == text``."""
+
+    text: str
+    citation: int
+    start: int
+    end: int
+    score: float
+
+
 @dataclass
 class Answer:
     question: str
@@ -73,6 +102,7 @@ class Answer:
     answerer: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    short: ShortAnswer | None = None
 
 
 @dataclass(frozen=True)

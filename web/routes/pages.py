@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qa.core.errors import InputError
-from qa.core.types import Article
 from web.deps import ChatDep, FormDep, PipelineDep, SettingsDep, StoreDep, TemplatesDep
 from web.schemas import ArticleSummary, ConversationOut, ConversationSummary, conversation_url
 
@@ -86,23 +85,29 @@ def article_page(
     templates: TemplatesDep,
     start: Annotated[int | None, Query(ge=0)] = None,
     end: Annotated[int | None, Query(ge=0)] = None,
+    answer_start: Annotated[int | None, Query(ge=0)] = None,
+    answer_end: Annotated[int | None, Query(ge=0)] = None,
 ) -> HTMLResponse:
     found = pipeline.article(article_id)
-    before, marked, after = _split(found, start, end)
+    before, marked, after = _split(found.text, start, end, "Đoạn cần tô sáng")
+    inner = ("", marked, "")
+    if answer_start is not None or answer_end is not None:
+        if start is None or answer_start is None or answer_end is None:
+            raise InputError("Câu trả lời ngắn cần cả answer_start, answer_end và start, end.")
+        inner = _split(marked, answer_start - start, answer_end - start, "Câu trả lời ngắn")
     return templates.TemplateResponse(
         request,
         "article.html",
-        {"article": found, "before": before, "marked": marked, "after": after},
+        {"article": found, "before": before, "marked": marked, "inner": inner, "after": after},
     )
 
 
-def _split(article: Article, start: int | None, end: int | None) -> tuple[str, str, str]:
-    """The text before, inside and after the highlighted span ``text[start:end]``."""
+def _split(text: str, start: int | None, end: int | None, what: str) -> tuple[str, str, str]:
+    """The text before, inside and after the span ``text[start:end]``."""
     if start is None and end is None:
-        return article.text, "", ""
-    if start is None or end is None or not start < end <= len(article.text):
+        return text, "", ""
+    if start is None or end is None or not 0 <= start < end <= len(text):
         raise InputError(
-            f"Đoạn cần tô sáng không hợp lệ (start={start}, end={end}); "
-            f"bài viết dài {len(article.text)} ký tự."
+            f"{what} không hợp lệ (start={start}, end={end}); đoạn văn dài {len(text)} ký tự."
         )
-    return article.text[:start], article.text[start:end], article.text[end:]
+    return text[:start], text[start:end], text[end:]

@@ -29,17 +29,26 @@ function seconds(value) {
 // ----- rendering an answer (the same markup as _answer.html and _feedback.html) -----
 
 function sourceAttrs(className, item) {
-  return {
+  const attrs = {
     class: className,
     href: item.url,
     "data-article": item.article_id,
     "data-start": item.start,
     "data-end": item.end,
   };
+  if (item.answer_start !== undefined && item.answer_start !== null) {
+    attrs["data-answer-start"] = item.answer_start;
+    attrs["data-answer-end"] = item.answer_end;
+  }
+  return attrs;
 }
 
 function renderAnswer(answer) {
   const parts = [];
+  if (answer.standalone_question && answer.standalone_question !== answer.question) {
+    parts.push(el("p", { class: "understood" }, "Đã hiểu câu hỏi là: ",
+      el("q", {}, answer.standalone_question)));
+  }
   if (answer.refused) {
     const section = el("section", { class: "bubble answer refused", "aria-label": "Không có câu trả lời" },
       el("p", { class: "speaker" }, "hoidap"),
@@ -71,7 +80,11 @@ function renderAnswer(answer) {
       text.append(span, " ");
     }
     const section = el("section", { class: "bubble answer", "aria-label": "Câu trả lời" },
-      el("p", { class: "speaker" }, "hoidap"), text);
+      el("p", { class: "speaker" }, "hoidap"));
+    if (answer.short_answer) {
+      section.append(el("p", { class: "short-answer" }, el("strong", {}, answer.short_answer.text)));
+    }
+    section.append(text);
     if (answer.sentences.some((s) => !s.supported)) {
       section.append(el("p", { class: "unsupported-note" }, el("span", { class: "flag", "aria-hidden": "true" }, "?"),
         " Câu có dấu này chưa được nguồn trích dẫn xác nhận; hãy kiểm tra lại."));
@@ -267,7 +280,15 @@ async function openInReader(link) {
   document.getElementById("reader-meta").textContent = [article.date, article.source]
     .filter(Boolean).join(" · ");
   document.getElementById("reader-open").href = link.href;
-  const mark = el("mark", { id: "reader-cited", tabindex: "-1" }, article.text.slice(start, end));
+  const mark = el("mark", { id: "reader-cited", tabindex: "-1" });
+  if (link.dataset.answerStart !== undefined) {
+    const a = Number(link.dataset.answerStart);
+    const b = Number(link.dataset.answerEnd);
+    mark.append(article.text.slice(start, a), el("strong", { class: "answer-span" }, article.text.slice(a, b)),
+      article.text.slice(b, end));
+  } else {
+    mark.append(article.text.slice(start, end));
+  }
   document.getElementById("reader-text").replaceChildren(
     article.text.slice(0, start), mark, article.text.slice(end));
   reader.hidden = false;

@@ -1,0 +1,115 @@
+"""`qa reader`: retrain the reader (the work is in ``qa.answer.reader.recipe``) or check it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from qa.core.settings import Settings
+
+_DEFAULT_TRAIN_DIR = Path("../shared/train-data")
+
+
+@click.group(name="reader")
+def reader_command() -> None:
+    """Bộ đọc đã huấn luyện (HOIDAP_ANSWERER=reader): huấn luyện lại, kiểm định."""
+
+
+def _bars(stage: str, total: int) -> Callable[[int], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=stage, unit="mẫu", leave=True)
+
+    def update(n: int) -> None:
+        bar.update(n)
+        if bar.n >= total:
+            bar.close()
+
+    return update
+
+
+@reader_command.command("train")
+@click.option(
+    "--train-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_TRAIN_DIR,
+    show_default=True,
+    help="Thư mục các tệp SQuAD 2.0 (xem training_data.MIX).",
+)
+@click.option(
+    "--validation",
+    "validation_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Tệp kiểm định (mặc định: TRAIN_DIR/viquad1_test.json).",
+)
+@click.option("--validation-questions", default=400, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Thư mục làm việc, chạy lại sẽ tiếp tục (mặc định: DATA_DIR/reader-train).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Nơi ghi trọng số (mặc định: thư mục trọng số của gói).",
+)
+@click.option("--epochs", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=13, show_default=True, type=int)
+@click.option("--frozen-layers", default=6, show_default=True, type=click.IntRange(1, 11))
+@click.option("--trained-layers", default=2, show_default=True, type=click.IntRange(1, 11))
+@click.option(
+    "--limit", default=None, type=click.IntRange(1), help="Chỉ dùng N câu hỏi đầu (chạy thử)."
+)
+@click.pass_context
+def train_command(
+    ctx: click.Context,
+    train_dir: Path,
+    validation_file: Path | None,
+    validation_questions: int,
+    work_dir: Path | None,
+    out: Path | None,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    frozen_layers: int,
+    trained_layers: int,
+    limit: int | None,
+) -> None:
+    """Huấn luyện bộ đọc trên CPU (khoảng một giờ trên 2 lõi), có điểm lưu và chạy tiếp.
+
+    Trọng số huấn luyện trên dữ liệu UIT (ViQuAD, ViNewsQA) chỉ dùng cho nghiên cứu, theo
+    thỏa thuận của tác giả dữ liệu; xem qa/answer/reader/weights/MODEL_CARD.md.
+    """
+    from qa import components
+    from qa.answer.reader import artifact, recipe, training
+
+    settings: Settings = ctx.obj["settings"]
+    plan = recipe.Recipe(
+        train_dir=train_dir,
+        validation_file=validation_file or train_dir / "viquad1_test.json",
+        validation_questions=validation_questions,
+        work=work_dir or settings.data_dir / "reader-train",
+        out=out or artifact.WEIGHTS_DIR,
+        frozen_layers=frozen_layers,
+        trained_layers=trained_layers,
+        max_len=128,
+        limit=limit,
+        false_refusal_target=0.05,
+        config=training.TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed),
+    )
+    manifest = recipe.run(plan, components.e5_model_dir(settings), _bars, click.echo)
+    report = manifest.training["validation"]
+    click.echo(
+        f"Đã ghi bộ đọc vào {plan.out} (sha256 {manifest.sha256[:12]}…). Kiểm định "
+        f"{report['file']} ({report['questions']} câu): EM {report['exact_match']:.3f}, "
+        f"F1 {report['f1']:.3f}; ngưỡng {manifest.threshold:.2f}: từ chối sai "
+        f"{report['false_refusal']:.3f}, bắt được {report['refusal_recall']:.3f} câu không có đáp án."
+    )
