@@ -105,9 +105,9 @@ def span_reader(settings: Settings) -> tuple[SpanReader, float]:
     """The trained reader with its verified weights, and the no-answer threshold to use."""
     from qa.answer.reader import artifact
 
-    reader, manifest = artifact.load(
-        e5_model_dir(settings), settings.reader_weights_dir or artifact.WEIGHTS_DIR
-    )
+    weights = settings.reader_weights_dir or artifact.WEIGHTS_DIR
+    artifact.verify(weights)  # before building the base model: a broken artifact fails fast
+    reader, manifest = artifact.load(e5_model_dir(settings), weights)
     threshold = (
         manifest.threshold if settings.reader_threshold is None else settings.reader_threshold
     )

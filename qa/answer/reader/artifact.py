@@ -51,6 +51,7 @@ def save(head: SpanHead, manifest: ReaderManifest, directory: Path) -> ReaderMan
     tmp = directory / (WEIGHTS + ".tmp")
     save_file(state, str(tmp), metadata={"format": "pt"})
     digest = _sha256(tmp)
+    tmp.chmod(0o644)  # safetensors writes owner-only files; the weights are shipped
     tmp.replace(directory / WEIGHTS)
     manifest = ReaderManifest(**{**asdict(manifest), "sha256": digest})
     (directory / MANIFEST).write_text(
@@ -75,13 +76,9 @@ def read_manifest(directory: Path = WEIGHTS_DIR) -> ReaderManifest:
     return manifest
 
 
-def load(model_dir: Path, directory: Path = WEIGHTS_DIR) -> tuple[Reader, ReaderManifest]:
-    """The reader over the e5 folder ``model_dir``, with the verified weights of ``directory``."""
+def verify(directory: Path = WEIGHTS_DIR) -> ReaderManifest:
+    """The manifest of ``directory``, once the weights there match its sha256."""
     manifest = read_manifest(directory)
-    if Path(model_dir).name != manifest.base_model:
-        raise ReaderArtifactError(
-            f"Bộ đọc được huấn luyện trên {manifest.base_model}, không phải {Path(model_dir).name}."
-        )
     weights = directory / WEIGHTS
     try:
         digest = _sha256(weights)
@@ -91,19 +88,28 @@ def load(model_dir: Path, directory: Path = WEIGHTS_DIR) -> tuple[Reader, Reader
         raise ReaderArtifactError(
             f"Trọng số bộ đọc {weights} không khớp sha256 (tệp bị cắt cụt hoặc bị sửa)."
         )
+    return manifest
+
+
+def load(model_dir: Path, directory: Path = WEIGHTS_DIR) -> tuple[Reader, ReaderManifest]:
+    """The reader over the e5 folder ``model_dir``, with the verified weights of ``directory``."""
+    manifest = verify(directory)
+    if Path(model_dir).name != manifest.base_model:
+        raise ReaderArtifactError(
+            f"Bộ đọc được huấn luyện trên {manifest.base_model}, không phải {Path(model_dir).name}."
+        )
     lower, head = split_encoder(
         load_encoder(model_dir), manifest.frozen_layers, manifest.trained_layers
     )
+    weights = directory / WEIGHTS
     try:
         head.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
     except (RuntimeError, ValueError) as exc:
         raise ReaderArtifactError(f"Trọng số bộ đọc {weights} không hợp với mạng: {exc}") from exc
     from tokenizers import Tokenizer
 
-    windower = Windower(
-        Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json")), manifest.max_len
-    )
-    return Reader(lower, head, windower), manifest
+    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    return Reader(lower, head, Windower(tokenizer, manifest.max_len)), manifest
 
 
 def _sha256(path: Path) -> str:
