@@ -19,6 +19,7 @@ from qa.answer.refusal import decide, refusal
 from qa.core.index_data import IndexData
 from qa.core.protocols import SpanReader
 from qa.core.types import Answer, Hit, ShortAnswer
+from qa.text.accents import restore
 from qa.text.sentences import sentence_spans
 
 _EDGE = " \t\n,;:.-–—\"'“”‘’()[]"
@@ -52,9 +53,10 @@ class ReaderAnswerer:
             return refusal(question, hits, self.name, [note])
         read = _merge(hits)
         texts = [self._data.articles[p.article_id].text for p in read]
+        passages = [t[p.start : p.end] for t, p in zip(texts, read, strict=True)]
         spans = self._reader.read(
-            question,
-            [t[p.start : p.end] for t, p in zip(texts, read, strict=True)],
+            restore(question, passages),  # the reader was trained on accented questions
+            passages,
             [
                 [s - p.start for s, _ in sentence_spans(t, p.start, p.end)]
                 for t, p in zip(texts, read, strict=True)
