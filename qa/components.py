@@ -128,7 +128,9 @@ def answerer(settings: Settings, data: IndexData, reader: ReaderLoader | None = 
             loaded, threshold = (reader or (lambda: span_reader(settings)))()
         except ModelError as exc:
             return NotedAnswerer(fallback, f"Không dùng được bộ đọc, trả lời theo từ khóa: {exc}")
-        return ReaderAnswerer(data, loaded, threshold=threshold)
+        return ReaderAnswerer(
+            data, loaded, threshold=threshold, retrieval_weight=settings.reader_retrieval_weight
+        )
     from qa.answer.llm import LLMAnswerer
     from qa.answer.llm_client import OpenAIChatClient
 

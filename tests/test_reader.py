@@ -88,7 +88,9 @@ def test_windows_map_back_to_the_exact_characters(tokenizer: Tokenizer) -> None:
 def test_short_answer_sits_inside_its_cited_sentence(pipeline: Pipeline) -> None:
     question = "Cao Bằng có bao nhiêu huyện biên giới?"
     hits = pipeline.search(question)
-    answerer = ReaderAnswerer(pipeline.data, ScriptedReader("7 huyện biên giới"), threshold=1.0)
+    answerer = ReaderAnswerer(
+        pipeline.data, ScriptedReader("7 huyện biên giới"), threshold=1.0, retrieval_weight=0.0
+    )
     answer = answerer.answer(question, hits)
     assert not answer.refused
     assert answer.short is not None and answer.short.text == "7 huyện biên giới"
@@ -102,7 +104,9 @@ def test_short_answer_sits_inside_its_cited_sentence(pipeline: Pipeline) -> None
 
 def test_low_margin_refuses_with_the_reason(pipeline: Pipeline) -> None:
     question = "Cao Bằng có bao nhiêu huyện biên giới?"
-    answerer = ReaderAnswerer(pipeline.data, ScriptedReader("7 huyện", score=0.5), threshold=1.0)
+    answerer = ReaderAnswerer(
+        pipeline.data, ScriptedReader("7 huyện", score=0.5), threshold=1.0, retrieval_weight=0.0
+    )
     answer = answerer.answer(question, pipeline.search(question))
     assert answer.refused and answer.text == REFUSAL and not answer.citations
     assert answer.short is None
@@ -113,7 +117,9 @@ def test_overlapping_passages_of_one_article_are_read_once(pipeline: Pipeline) -
     question = "Cao Bằng có bao nhiêu huyện biên giới?"
     hits = pipeline.search(question, k=20)
     reader = ScriptedReader("7 huyện")
-    ReaderAnswerer(pipeline.data, reader, threshold=1.0).answer(question, hits)
+    ReaderAnswerer(pipeline.data, reader, threshold=1.0, retrieval_weight=0.0).answer(
+        question, hits
+    )
     read = reader.calls[0]
     assert len(read) <= len(hits)
     assert len("".join(read)) <= sum(len(h.chunk.text) for h in hits)
@@ -164,7 +170,9 @@ def test_a_broken_artifact_falls_back_to_the_labelled_keyword_answerer(
 class TestScriptedReaderAnswerer(AnswererContract):
     @pytest.fixture
     def answerer(self, pipeline: Pipeline) -> Answerer:
-        return ReaderAnswerer(pipeline.data, ScriptedReader("7 huyện biên giới"), threshold=1.0)
+        return ReaderAnswerer(
+            pipeline.data, ScriptedReader("7 huyện biên giới"), threshold=1.0, retrieval_weight=0.0
+        )
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +186,9 @@ class TestShippedReader(AnswererContract):
     @pytest.fixture
     def answerer(self, pipeline: Pipeline, real_reader: object) -> Answerer:
         threshold = artifact.read_manifest().threshold
-        return ReaderAnswerer(pipeline.data, real_reader, threshold=threshold)
+        return ReaderAnswerer(
+            pipeline.data, real_reader, threshold=threshold, retrieval_weight=10.0
+        )
 
 
 @pytest.mark.model

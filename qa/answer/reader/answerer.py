@@ -3,7 +3,8 @@ sentence that holds it is the cited claim.
 
 Every retrieved passage is read (passages of one article that overlap are read once, in
 overlapping windows when longer than the reader's window); the span with the highest margin
-(span score minus its window's no-answer score) wins. hoidap refuses when a name in the question
+(span score minus its window's no-answer score) plus ``retrieval_weight`` times its passage's
+retrieval score (relative to the best passage's) wins. hoidap refuses when a name in the question
 appears in no article, or when the margin is below the threshold calibrated with the weights.
 """
 
@@ -18,7 +19,7 @@ from qa.answer.evidence import Evidence
 from qa.answer.refusal import decide, refusal
 from qa.core.index_data import IndexData
 from qa.core.protocols import SpanReader
-from qa.core.types import Answer, Hit, ShortAnswer
+from qa.core.types import Answer, AnswerSpan, Hit, ShortAnswer
 from qa.text.accents import restore
 from qa.text.sentences import sentence_spans
 
@@ -36,10 +37,13 @@ class _Passage:
 class ReaderAnswerer:
     name = "reader"
 
-    def __init__(self, data: IndexData, reader: SpanReader, *, threshold: float) -> None:
+    def __init__(
+        self, data: IndexData, reader: SpanReader, *, threshold: float, retrieval_weight: float
+    ) -> None:
         self._data = data
         self._reader = reader
         self.threshold = threshold
+        self.retrieval_weight = retrieval_weight
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         clock = time.perf_counter()
@@ -63,7 +67,13 @@ class ReaderAnswerer:
             ],
         )
         timings = {"reader": time.perf_counter() - clock}
-        best = max(spans, key=lambda s: s.margin, default=None)
+        top = max(h.score for h in hits) or 1.0
+        weight = self.retrieval_weight / top
+
+        def rank(span: AnswerSpan) -> float:
+            return span.margin + weight * hits[read[span.passage].hit - 1].score
+
+        best = max(spans, key=rank, default=None)
         decision = decide(
             best.margin if best else float("-inf"),
             [],
