@@ -106,8 +106,8 @@ def span_reader(settings: Settings) -> tuple[SpanReader, float]:
     from qa.answer.reader import artifact
 
     weights = settings.reader_weights_dir or artifact.WEIGHTS_DIR
-    artifact.verify(weights)  # before building the base model: a broken artifact fails fast
-    reader, manifest = artifact.load(e5_model_dir(settings), weights)
+    manifest = artifact.verify(weights)  # before building the base model: fail fast
+    reader, _ = artifact.load(e5_model_dir(settings), weights, manifest)
     threshold = (
         manifest.threshold if settings.reader_threshold is None else settings.reader_threshold
     )

@@ -91,9 +91,12 @@ def verify(directory: Path = WEIGHTS_DIR) -> ReaderManifest:
     return manifest
 
 
-def load(model_dir: Path, directory: Path = WEIGHTS_DIR) -> tuple[Reader, ReaderManifest]:
-    """The reader over the e5 folder ``model_dir``, with the verified weights of ``directory``."""
-    manifest = verify(directory)
+def load(
+    model_dir: Path, directory: Path = WEIGHTS_DIR, manifest: ReaderManifest | None = None
+) -> tuple[Reader, ReaderManifest]:
+    """The reader over the e5 folder ``model_dir``, with the verified weights of ``directory``
+    (``manifest``: what ``verify`` already returned for it, so the weights are hashed once)."""
+    manifest = manifest or verify(directory)
     if Path(model_dir).name != manifest.base_model:
         raise ReaderArtifactError(
             f"Bộ đọc được huấn luyện trên {manifest.base_model}, không phải {Path(model_dir).name}."
