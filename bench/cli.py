@@ -118,6 +118,10 @@ def run(settings: Settings, plan: Plan, log: Callable[[str], None]) -> list[repo
         )
     if {"query", "indexes"} & set(plan.sections):
         sections += _query(settings, plan, log)
+    if "answer" in plan.sections:
+        from bench import answer
+
+        sections.append(answer.run(settings, plan.repeats, plan.budget_s, log))
     if "server" in plan.sections:
         from bench import load
 

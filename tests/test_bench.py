@@ -170,3 +170,20 @@ def test_secrets_are_masked_in_the_report() -> None:
     assert _masked("HOIDAP_OPENAI_API_KEY", "sk-123") == "***"
     assert _masked("HOIDAP_TOP_K", "7") == "7"
     assert _masked("HOIDAP_OPENAI_API_KEY", "") == ""
+
+
+@pytest.mark.model
+def test_answer_section_times_every_answerer_over_the_same_passages(
+    tmp_path: Path, e5_model_dir: Path
+) -> None:
+    from bench import answer
+
+    settings = Settings(data_dir=tmp_path, model_cache_dir=e5_model_dir.parent)
+    section = answer.run(settings, repeats=1, budget_s=5, log=lambda _m: None)
+    [table] = section.tables
+    assert [row[0] for row in table.rows] == ["reader", "extractive"]
+    assert set(section.data) == {"reader", "extractive"}
+    assert section.data["reader"]["p50_s"] > 0
+    [target] = section.targets
+    assert target.met is not None and "ms" in target.measured
+    assert not any(tmp_path.glob("bench/answer-*"))  # the scratch index is removed

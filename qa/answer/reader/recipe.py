@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -74,7 +74,11 @@ def run(
     else:
         rng = random.Random(cfg.seed)
         examples = training_data.examples(recipe.train_dir, rng)[: recipe.limit]
-        made = (training_data.window(e, windower, rng) for e in examples)
+        made = [training_data.window(e, windower, rng) for e in examples]
+        # a second stream, so the windows above stay the same whatever this part draws
+        other_rng = random.Random(cfg.seed + 1)
+        others = training_data.other_article_negatives(recipe.train_dir, other_rng)
+        made += [training_data.window(e, windower, other_rng) for e in others[: recipe.limit]]
         windows = [w for w in made if w is not None]
         training.write_windows(windows, recipe.work)
     minutes = estimate(lower, head, windower, len(windows), cfg.epochs) / 60
@@ -114,7 +118,10 @@ def run(
         threshold=report.threshold,
         sha256="",
         training={
-            "data": [s.name for s in training_data.MIX],
+            "data": [
+                {k: "all" if v == training_data.ALL else v for k, v in asdict(s).items()}
+                for s in training_data.MIX
+            ],
             "windows": len(windows),
             "no_answer_windows": sum(w.label == (0, 0) for w in windows),
             "epochs": cfg.epochs,

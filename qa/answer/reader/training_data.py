@@ -1,10 +1,12 @@
 """Training windows for the reader from SQuAD 2.0-style files.
 
 Each answerable question gives a window (sentence-aligned, answer inside, random context
-around it); some also give a window of the same context that lacks the answer, the "retrieved
-passage without the answer" case the product meets most; each human-written unanswerable
-question gives the window that shares most words with it. Labels are token positions in the
-window sequence; (0, 0) is "no answer".
+around it); some also give a window of the same context that lacks the answer; each
+human-written unanswerable question gives the window that shares most words with it. A share of
+the questions is also paired with the paragraph of *another* article that BM25 ranks first for
+it and that lacks the answer: what retrieval hands the reader when the corpus does not hold the
+answer, the case the no-answer decision must catch. Labels are token positions in the window
+sequence; (0, 0) is "no answer".
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qa.answer.reader.windows import Windower, sentence_tokens
 from qa.core.errors import InputError
+from qa.index.bm25 import BM25Index
+from qa.text.matching import contains_any
 from qa.text.sentences import sentence_spans
+from qa.text.terms import document_terms, query_terms
 
 ALL = 10**9
 
@@ -26,21 +33,24 @@ ALL = 10**9
 @dataclass(frozen=True)
 class Source:
     """One file of the mix: answerable questions kept, chance of an extra in-context negative,
-    unanswerable questions kept."""
+    unanswerable questions kept, chance of a question's other-article negatives and how many
+    (each from a different article)."""
 
     name: str
     answerable: int
     negative_rate: float
     unanswerable: int
+    other_article_rate: float = 0.0
+    other_articles: int = 1
 
 
 # The mix the shipped weights were trained on (files of ../shared/train-data, see its README).
 MIX = (
-    Source("vinewsqa_train_partial400", ALL, 0.5, 0),
-    Source("viquad1_train", 4500, 0.3, 0),
-    Source("viquad2_train_subset10pct", ALL, 0.3, ALL),
-    Source("mlqa_vi_dev", ALL, 0.3, 0),
-    Source("nanibot_train_reg", ALL, 0.3, 0),
+    Source("vinewsqa_train_partial400", ALL, 0.5, 0, 1.0, 3),
+    Source("viquad1_train", 4500, 0.3, 0, 0.2),
+    Source("viquad2_train_subset10pct", ALL, 0.3, ALL, 0.3),
+    Source("mlqa_vi_dev", ALL, 0.3, 0, 0.5),
+    Source("nanibot_train_reg", ALL, 0.3, 0, 0.3),
     Source("nanibot_train_wiki", ALL, 0.3, 0),
     Source("mailong25_train", 600, 0.0, 600),
     Source("squad2_vi_mt_dev_impossible_noxquad", 0, 0.0, 800),
@@ -67,14 +77,14 @@ class TrainingWindow:
 _WORD = re.compile(r"\w+")
 
 
-def squad_questions(path: Path) -> Iterator[tuple[str, dict]]:
-    """(context, question record) of a SQuAD-format file."""
+def squad_questions(path: Path) -> Iterator[tuple[int, str, dict]]:
+    """(article number, context, question record) of a SQuAD-format file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        for article in data["data"]:
+        for number, article in enumerate(data["data"]):
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
-                    yield paragraph["context"], qa
+                    yield number, paragraph["context"], qa
     except FileNotFoundError as exc:
         raise InputError(f"{path}: không tìm thấy tệp dữ liệu huấn luyện") from exc
     except (ValueError, KeyError, TypeError) as exc:
@@ -85,7 +95,7 @@ def examples(train_dir: Path, rng: random.Random, mix: tuple[Source, ...] = MIX)
     out = []
     for source in mix:
         answerable, unanswerable = [], []
-        for context, qa in squad_questions(train_dir / f"{source.name}.json"):
+        for _article, context, qa in squad_questions(train_dir / f"{source.name}.json"):
             impossible = qa.get("is_impossible") or not qa["answers"]
             (unanswerable if impossible else answerable).append((context, qa))
         rng.shuffle(answerable)
@@ -106,6 +116,58 @@ def examples(train_dir: Path, rng: random.Random, mix: tuple[Source, ...] = MIX)
                     )
         for context, qa in unanswerable[: source.unanswerable]:
             out.append(Example(source.name, context, qa["question"], -1, "", False))
+    rng.shuffle(out)
+    return out
+
+
+class OtherArticles:
+    """The paragraphs of one file under the product's BM25, to find for a question the closest
+    paragraph of another article that lacks its answer."""
+
+    def __init__(self, records: list[tuple[int, str, dict]]) -> None:
+        seen: dict[str, int] = {}
+        for article, context, _qa in records:
+            seen.setdefault(context, article)
+        self._contexts = list(seen)
+        self._articles = list(seen.values())
+        self._bm25 = BM25Index.build([document_terms(c) for c in self._contexts], k1=1.2, b=0.75)
+
+    def closest(
+        self, question: str, article: int, answers: list[str], n: int = 1, depth: int = 20
+    ) -> list[str]:
+        """Up to ``n`` paragraphs, best first, each of a different article (not ``article``)
+        and none holding an answer."""
+        scores = self._bm25.scores(query_terms(question, {}, self._bm25.folded_vocabulary))
+        found: dict[int, str] = {}
+        for j in np.argsort(-scores)[:depth]:
+            if scores[j] <= 0 or len(found) == n:
+                break
+            other = self._articles[j]
+            fresh = other != article and other not in found
+            if fresh and not contains_any(self._contexts[j], answers):
+                found[other] = self._contexts[j]
+        return list(found.values())
+
+
+def other_article_negatives(
+    train_dir: Path, rng: random.Random, mix: tuple[Source, ...] = MIX
+) -> list[Example]:
+    """For a share of each file's answerable questions, the question against the closest
+    paragraph of another article (see ``OtherArticles``)."""
+    out = []
+    for source in mix:
+        if not source.other_article_rate:
+            continue
+        records = list(squad_questions(train_dir / f"{source.name}.json"))
+        others = OtherArticles(records)
+        for article, _context, qa in records:
+            if qa.get("is_impossible") or not qa["answers"]:
+                continue
+            if rng.random() >= source.other_article_rate:
+                continue
+            answers = [a["text"] for a in qa["answers"]]
+            for context in others.closest(qa["question"], article, answers, source.other_articles):
+                out.append(Example(f"{source.name}~other", context, qa["question"], -1, "", False))
     rng.shuffle(out)
     return out
 

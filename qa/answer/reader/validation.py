@@ -1,27 +1,24 @@
 """Reader figures on a SQuAD-format validation file: EM/F1 with the gold paragraph given, and the
 no-answer threshold.
 
-Unanswerable cases are the realistic kind: the question against the other paragraph of its
-article that shares most words with it. The threshold is the margin that refuses
+Unanswerable cases are the realistic kind: the question against the paragraph of another
+article that BM25 ranks first for it and that lacks its answer (as in training). The threshold is the margin that refuses
 ``false_refusal_target`` of the answerable questions; both rates are reported at it.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qa.answer.reader.training_data import squad_questions
+from qa.answer.reader.training_data import OtherArticles, squad_questions
 from qa.core.protocols import SpanReader
 from qa.text.matching import exact_match, token_f1
 from qa.text.sentences import sentence_spans
-
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -53,23 +50,20 @@ def validate(
     false_refusal_target: float,
     progress: Callable[[int], None] = lambda _n: None,
 ) -> Validation:
-    by_context: dict[str, list[dict]] = {}
-    for context, qa in squad_questions(path):
-        by_context.setdefault(context, []).append(qa)
-    items = [(c, qa) for c, qas in by_context.items() for qa in qas if qa.get("answers")]
+    records = list(squad_questions(path))
+    items = [r for r in records if r[2].get("answers")]
     random.Random(seed).shuffle(items)
     items = items[:questions]
-    contexts = {c: set(_WORD.findall(c.lower())) for c in by_context}
+    others = OtherArticles(records)
     em = f1 = 0.0
     positive, negative = [], []
-    for context, qa in items:
+    for article, context, qa in items:
         golds = [a["text"] for a in qa["answers"]]
         prediction, margin = read_best(reader, qa["question"], context)
         em += exact_match(prediction, golds)
         f1 += token_f1(prediction, golds)
         positive.append(margin)
-        other = _closest_other(qa["question"], context, contexts)
-        if other is not None:
+        for other in others.closest(qa["question"], article, golds):
             negative.append(read_best(reader, qa["question"], other)[1])
         progress(1)
     pos, neg = np.array(positive), np.array(negative)
@@ -84,10 +78,3 @@ def validate(
         false_refusal=round(float(np.mean(pos < threshold)), 4),
         refusal_recall=round(float(np.mean(neg < threshold)) if len(neg) else 0.0, 4),
     )
-
-
-def _closest_other(question: str, context: str, contexts: dict[str, set[str]]) -> str | None:
-    """The paragraph (not the gold one) sharing most words with the question."""
-    words = set(_WORD.findall(question.lower()))
-    others = [c for c in contexts if c != context]
-    return max(others, key=lambda c: len(words & contexts[c]), default=None)
