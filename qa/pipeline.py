@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from qa.core.protocols import Answerer, Chunker, Embedder, Retriever, SpanReader
 from qa.core.settings import Settings
 from qa.core.types import Answer, Article, Hit, Turn
 from qa.index import store
-from qa.index.build import IndexReport, build
+from qa.index.build import IndexReport, build, name_phrases
 from qa.ingest.loading import load_articles
 from qa.text.vietnamese import nfc
 
@@ -56,6 +57,7 @@ class Pipeline:
         self._loaded_from: Path | None = None
         self._lock = threading.Lock()
         self._reader_lock = threading.Lock()
+        self._names: tuple[IndexData, dict[str, frozenset[str]], Counter[str]] | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -154,11 +156,26 @@ class Pipeline:
         kept = [h for h in hits if h.chunk.article_id not in exclude][:k]
         return [replace(h, rank=rank) for rank, h in enumerate(kept, start=1)]
 
-    def answerer(self) -> Answerer:
-        """The injected answerer, or the one the settings choose over the current index."""
+    def answerer(self, exclude: Collection[str] = ()) -> Answerer:
+        """The injected answerer, or the one the settings choose over the current index (as if
+        the ``exclude`` articles were not in it)."""
         if self._answerer is not None:
             return self._answerer
-        return components.answerer(self.settings, self.data, reader=self._span_reader)
+        return components.answerer(self.settings, self._without(exclude), reader=self._span_reader)
+
+    def _without(self, exclude: Collection[str]) -> IndexData:
+        """The index with the names only the ``exclude`` articles use taken out, so that a
+        question about a removed article meets the same name check as a corpus without it."""
+        data = self.data
+        if not exclude:
+            return data
+        with self._lock:
+            if self._names is None or self._names[0] is not data:
+                per = {i: name_phrases([a]) for i, a in data.articles.items()}
+                self._names = (data, per, Counter(n for names in per.values() for n in names))
+            _, per, counts = self._names
+        gone = Counter(n for i in set(exclude) for n in per.get(i, ()))
+        return replace(data, names=data.names - {n for n, c in gone.items() if c >= counts[n]})
 
     def _span_reader(self) -> tuple[SpanReader, float]:
         """The reader, loaded once per pipeline; a load that failed fails the same way again."""
@@ -195,7 +212,7 @@ class Pipeline:
         """Text deltas as the answer is written, then the final checked ``Answer``."""
         text, standalone, hits, retrieve_seconds = self._prepare(question, history, exclude)
         clock = time.perf_counter()
-        for item in self.answerer().stream(standalone, hits):
+        for item in self.answerer(exclude).stream(standalone, hits):
             if isinstance(item, Answer):
                 item.question = text
                 item.standalone_question = standalone

@@ -41,6 +41,22 @@ def test_search_with_an_article_excluded_never_returns_it(pipeline: Pipeline) ->
     assert [h.chunk.id for h in hits] == kept[:5]
 
 
+def test_a_name_only_the_removed_article_uses_is_unknown_as_if_it_were_gone(
+    pipeline: Pipeline,
+) -> None:
+    """A corpus without the article would not know the name: the eval must not either."""
+    question = "Đồng chí Hoàng Minh Ái giữ chức vụ gì?"
+    owner = next(a.id for a in pipeline.articles() if "Hoàng Minh Ái" in a.text)
+    assert not pipeline.ask(question).refused
+    answer = pipeline.ask(question, exclude={owner})
+    assert answer.refused and any("Hoàng Minh Ái" in note for note in answer.notes)
+    names = pipeline.data.names
+    kept = pipeline._without({owner}).names
+    assert "hoang minh ai" in names and "hoang minh ai" not in kept
+    assert kept < names and "cao bang" in kept  # names other articles use stay known
+    assert pipeline.data.names == names  # the index itself is untouched
+
+
 def test_the_made_set_runs_and_counts_refusals(pipeline: Pipeline, tmp_path: Path) -> None:
     out = tmp_path / "gone.jsonl"
     result = CliRunner().invoke(cli, ["eval", "make-unanswerable", str(BUNDLED), "--out", str(out)])
