@@ -92,3 +92,12 @@ def test_a_crash_while_saving_leaves_no_partial_build(pipeline: Pipeline, monkey
     assert pipeline.index_dir.resolve() == before
     builds = list((pipeline.settings.data_dir / "builds").iterdir())
     assert builds == [before]
+
+
+def test_each_stored_vector_is_its_own_chunks_embedding(pipeline: Pipeline) -> None:
+    """Passages are embedded in length order across the corpus; rows must not move."""
+    data = pipeline.data
+    lengths = [len(c.text) for c in data.chunks]
+    assert lengths != sorted(lengths)  # the order differs from the chunks', so this tests it
+    expected = HashEmbedder().embed_passages([c.text for c in data.chunks])
+    assert (data.vectors == expected).all()

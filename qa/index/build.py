@@ -146,8 +146,10 @@ def _plan(
 def _embed(plan: _Plan, embedder: Embedder, progress: bool) -> np.ndarray:
     """Embed the planned chunks without a vector, in batches; the full matrix."""
     bar = tqdm(total=len(plan.to_embed), desc="Nhúng đoạn văn", unit="đoạn", disable=not progress)
-    for offset in range(0, len(plan.to_embed), _EMBED_BATCH):
-        batch = plan.to_embed[offset : offset + _EMBED_BATCH]
+    # in length order over the whole corpus, so each model batch pads to nearly its own length
+    order = sorted(plan.to_embed, key=lambda i: len(plan.chunks[i].text))
+    for offset in range(0, len(order), _EMBED_BATCH):
+        batch = order[offset : offset + _EMBED_BATCH]
         texts = [plan.chunks[i].text for i in batch]
         for row, vector in zip(batch, embedder.embed_passages(texts), strict=True):
             plan.vectors[row] = vector
