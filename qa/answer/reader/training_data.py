@@ -46,7 +46,7 @@ class Source:
 
 # The mix the shipped weights were trained on (files of ../shared/train-data, see its README).
 MIX = (
-    Source("vinewsqa_train_partial400", ALL, 0.5, 0, 1.0, 3),
+    Source("vinewsqa_train_partial400", ALL, 0.5, 0, 1.0),
     Source("viquad1_train", 4500, 0.3, 0, 0.2),
     Source("viquad2_train_subset10pct", ALL, 0.3, ALL, 0.3),
     Source("mlqa_vi_dev", ALL, 0.3, 0, 0.5),
