@@ -114,6 +114,12 @@ def span_reader(settings: Settings) -> tuple[SpanReader, float]:
     return reader, threshold
 
 
+def answer_streams(settings: Settings) -> bool:
+    """Whether the answerer writes its answer piece by piece (a language model) rather than
+    giving it whole (the reader and the keyword answerer)."""
+    return settings.answerer in ("llm", "openai")
+
+
 def answerer(settings: Settings, data: IndexData, reader: ReaderLoader | None = None) -> Answerer:
     """The answerer ``settings.answerer`` names, over one index build. ``reader`` loads the
     span reader (a pipeline passes one that loads it once); a reader that cannot be loaded

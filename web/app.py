@@ -24,10 +24,13 @@ from qa import __version__
 from qa.core.errors import HoidapError
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
+from web import dates
+from web.article_search import ArticleSearch
 from web.conversations import ConversationStore
 from web.errors import Problem, describe
 from web.routes import articles, ask, conversations, docs, health, openai, pages
 from web.security import HEADERS, SecurityHeaders
+from web.starters import Starters
 
 WEB_DIR = Path(__file__).resolve().parent
 _JSON_PATHS = ("/api/", "/v1/", "/healthz", "/openapi.json")
@@ -57,6 +60,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.pipeline = pipeline or Pipeline(settings)
     app.state.store = store
+    app.state.starters = Starters()
+    app.state.article_search = ArticleSearch()
     app.state.templates = _templates()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
@@ -76,6 +81,8 @@ def _templates() -> Jinja2Templates:
     )
     # Vietnamese writes decimals with a comma
     env.filters["seconds"] = lambda value: f"{value:.2f}".replace(".", ",")
+    env.filters["when"] = dates.when
+    env.filters["iso"] = dates.iso
     return Jinja2Templates(env=env)
 
 

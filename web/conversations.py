@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from qa.core.errors import NotFoundError
+from qa.core.errors import InputError, NotFoundError
 from qa.core.types import Turn
+from qa.text.vietnamese import fold
 
 Rating = Literal["up", "down"]
-_TITLE_CHARS = 80
+TITLE_CHARS = 200  # for a title given by renaming
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -94,6 +95,8 @@ class ConversationStore:
         self._db.execute("PRAGMA busy_timeout = 5000")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA foreign_keys = ON")
+        # searching ignores case and diacritics: "cao bang" finds "Cao Bằng"
+        self._db.create_function("fold", 1, fold, deterministic=True)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -117,6 +120,22 @@ class ConversationStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [Conversation(**row) for row in rows]
+
+    def search_conversations(self, query: str, limit: int = 50) -> list[Conversation]:
+        """Conversations whose title or any question holds ``query`` (case and diacritics
+        ignored), the most recently active first."""
+        needle = fold(" ".join(query.split()))
+        if not needle:
+            return self.conversations(limit)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM conversations c WHERE instr(fold(c.title), :q) OR EXISTS"
+                " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id"
+                " AND instr(fold(m.question), :q))"
+                " ORDER BY updated_at DESC, rowid DESC LIMIT :limit",
+                {"q": needle, "limit": limit},
             ).fetchall()
         return [Conversation(**row) for row in rows]
 
@@ -202,7 +221,31 @@ class ConversationStore:
             )
         return Feedback(message_id, row["conversation_id"], rating, comment)
 
+    def rename(self, conversation_id: str, title: str) -> Conversation:
+        """Give a conversation a title of its own (whitespace collapsed, not empty)."""
+        line = " ".join(title.split())
+        if not line:
+            raise InputError("Tên cuộc trò chuyện trống. Hãy nhập một tên.")
+        if len(line) > TITLE_CHARS:
+            raise InputError(
+                f"Tên cuộc trò chuyện quá dài ({len(line)} ký tự; tối đa {TITLE_CHARS} ký tự)."
+            )
+        with self._transaction() as db:
+            if not db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (line, conversation_id)
+            ).rowcount:
+                raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
+        return self.conversation(conversation_id)
+
+    def delete(self, conversation_id: str) -> None:
+        """Remove a conversation with its turns and their feedback."""
+        with self._transaction() as db:
+            if not db.execute(
+                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
+            ).rowcount:
+                raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
+
 
 def _title(question: str) -> str:
-    line = " ".join(question.split())
-    return line if len(line) <= _TITLE_CHARS else line[: _TITLE_CHARS - 1].rstrip() + "…"
+    """The whole question on one line (the page shortens it to fit and shows it on hover)."""
+    return " ".join(question.split())

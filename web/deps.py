@@ -10,8 +10,10 @@ from fastapi.templating import Jinja2Templates
 
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
+from web.article_search import ArticleSearch
 from web.chat import Chat
 from web.conversations import ConversationStore
+from web.starters import Starters
 
 
 def get_settings(request: Request) -> Settings:
@@ -30,10 +32,20 @@ def get_templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates
 
 
+def get_starters(request: Request) -> Starters:
+    return request.app.state.starters
+
+
+def get_article_search(request: Request) -> ArticleSearch:
+    return request.app.state.article_search
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+StartersDep = Annotated[Starters, Depends(get_starters)]
+ArticleSearchDep = Annotated[ArticleSearch, Depends(get_article_search)]
 
 
 def get_chat(pipeline: PipelineDep, store: StoreDep) -> Chat:

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, Field
 
 from qa.core.types import Answer, Article, Citation, Hit, ShortAnswer
-from web.conversations import Conversation
+from web.conversations import TITLE_CHARS, Conversation
 
 
 def article_url(
@@ -233,6 +233,10 @@ class ConversationSummary(BaseModel):
             updated_at=conversation.updated_at,
             url=conversation_url(conversation.id),
         )
+
+
+class RenameRequest(BaseModel):
+    title: str = Field(min_length=1, max_length=TITLE_CHARS, description="Tên mới.")
 
 
 class TurnOut(BaseModel):

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from web.deps import PipelineDep
+from fastapi import APIRouter, Query
+
+from web.deps import ArticleSearchDep, PipelineDep
 from web.schemas import ArticleOut, ArticleSummary
+
+SEARCH_CHARS = 200
 
 router = APIRouter(prefix="/api/articles", tags=["bài viết"])
 
 
 @router.get("", response_model=list[ArticleSummary], summary="Danh sách bài viết")
-def articles(pipeline: PipelineDep) -> list[ArticleSummary]:
+def articles(
+    pipeline: PipelineDep,
+    search: ArticleSearchDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=SEARCH_CHARS,
+            description="Chỉ những bài có cụm từ này (nguyên từ) trong tên hoặc nội dung, không"
+            " phân biệt hoa thường và dấu; bài có nó trong tên đứng trước.",
+        ),
+    ] = "",
+) -> list[ArticleSummary]:
     """Mọi bài viết đã lập chỉ mục (không kèm nội dung)."""
-    return [ArticleSummary.of(a) for a in pipeline.articles()]
+    return [ArticleSummary.of(m.article) for m in search.search(pipeline.data, q)]
 
 
 @router.get("/{article_id}", response_model=ArticleOut, summary="Một bài viết")

@@ -17,10 +17,11 @@ from web.schemas import AskRequest, AskResponse, PassageOut, SearchResponse
 router = APIRouter(prefix="/api", tags=["hỏi đáp"])
 
 _STREAM_DOC = """\
-Trả lời dần dần (`text/event-stream`): các sự kiện `delta` (`{"text": "..."}`) khi câu trả lời
-đang được viết, rồi một sự kiện `answer` với JSON như `POST /api/ask`, hoặc một sự kiện `error`
-(`{"error": {"message", "type", "code"}}`). Câu hỏi không hợp lệ nhận lỗi JSON trước khi luồng
-bắt đầu."""
+Trả lời qua `text/event-stream`: các sự kiện `delta` (`{"text": "..."}`), rồi một sự kiện
+`answer` với JSON như `POST /api/ask`, hoặc một sự kiện `error`
+(`{"error": {"message", "type", "code"}}`). Chỉ bộ trả lời dùng mô hình ngôn ngữ (`llm`,
+`openai`) viết dần từng đoạn; bộ đọc và bộ trả lời theo từ khóa gửi cả câu trả lời trong một
+`delta`. Câu hỏi không hợp lệ nhận lỗi JSON trước khi luồng bắt đầu."""
 
 
 @router.post("/ask", response_model=AskResponse, summary="Hỏi")

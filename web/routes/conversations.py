@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from web.deps import ChatDep, StoreDep
-from web.schemas import ConversationOut, ConversationSummary, FeedbackOut, FeedbackRequest
+from web.schemas import (
+    ConversationOut,
+    ConversationSummary,
+    FeedbackOut,
+    FeedbackRequest,
+    RenameRequest,
+)
 
 router = APIRouter(prefix="/api", tags=["trò chuyện"])
 
@@ -13,9 +21,19 @@ router = APIRouter(prefix="/api", tags=["trò chuyện"])
 @router.get(
     "/conversations", response_model=list[ConversationSummary], summary="Các cuộc trò chuyện"
 )
-def conversations(store: StoreDep) -> list[ConversationSummary]:
+def conversations(
+    store: StoreDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=200,
+            description="Chỉ những cuộc có tên hoặc câu hỏi chứa chuỗi này (không phân biệt"
+            " hoa thường và dấu).",
+        ),
+    ] = "",
+) -> list[ConversationSummary]:
     """Cuộc trò chuyện gần đây nhất đứng đầu."""
-    return [ConversationSummary.of(c) for c in store.conversations()]
+    return [ConversationSummary.of(c) for c in store.search_conversations(q)]
 
 
 @router.get(
@@ -26,6 +44,27 @@ def conversations(store: StoreDep) -> list[ConversationSummary]:
 def conversation(conversation_id: str, chat: ChatDep) -> ConversationOut:
     """Mọi lượt hỏi đáp của cuộc trò chuyện, kèm câu trả lời và đánh giá."""
     return chat.conversation(conversation_id)
+
+
+@router.patch(
+    "/conversations/{conversation_id}",
+    response_model=ConversationSummary,
+    summary="Đổi tên cuộc trò chuyện",
+)
+def rename(conversation_id: str, body: RenameRequest, store: StoreDep) -> ConversationSummary:
+    return ConversationSummary.of(store.rename(conversation_id, body.title))
+
+
+@router.delete(
+    "/conversations/{conversation_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Xoá cuộc trò chuyện",
+)
+def delete(conversation_id: str, store: StoreDep) -> Response:
+    """Xoá cuộc trò chuyện cùng mọi lượt hỏi đáp và đánh giá của nó."""
+    store.delete(conversation_id)
+    return Response(status_code=204)
 
 
 @router.post("/feedback", response_model=FeedbackOut, summary="Đánh giá câu trả lời")

@@ -7,8 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from qa import components
 from qa.core.errors import InputError
-from web.deps import ChatDep, FormDep, PipelineDep, SettingsDep, StoreDep, TemplatesDep
+from web.deps import (
+    ArticleSearchDep,
+    ChatDep,
+    FormDep,
+    PipelineDep,
+    SettingsDep,
+    StartersDep,
+    StoreDep,
+    TemplatesDep,
+)
+from web.routes.articles import SEARCH_CHARS
 from web.schemas import ArticleSummary, ConversationOut, ConversationSummary, conversation_url
 
 router = APIRouter(include_in_schema=False)
@@ -20,23 +31,34 @@ def _chat_page(
     store: StoreDep,
     settings: SettingsDep,
     conversation: ConversationOut | None,
+    query: str = "",
+    starters: list[str] | None = None,
 ) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "chat.html",
         {
             "conversation": conversation,
-            "conversations": [ConversationSummary.of(c) for c in store.conversations()],
+            "conversations": [ConversationSummary.of(c) for c in store.search_conversations(query)],
+            "query": query,
+            "starters": starters or [],
             "max_question_chars": settings.max_question_chars,
+            "streams": components.answer_streams(settings),
         },
     )
 
 
 @router.get("/", response_class=HTMLResponse)
 def new_chat(
-    request: Request, templates: TemplatesDep, store: StoreDep, settings: SettingsDep
+    request: Request,
+    templates: TemplatesDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    starters: StartersDep,
+    q: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
-    return _chat_page(request, templates, store, settings, None)
+    return _chat_page(request, templates, store, settings, None, q, starters.questions(pipeline))
 
 
 @router.get("/c/{conversation_id}", response_class=HTMLResponse)
@@ -54,7 +76,9 @@ def conversation_page(
 @router.post("/c")
 def ask_form(form: FormDep, chat: ChatDep) -> Response:
     """The ask form without JavaScript: answer, then show the conversation at the new turn."""
-    reply = chat.ask(form.get("question", ""), form.get("conversation_id") or None)
+    # a starter question's button sends it as "starter", beside the (empty) question box
+    question = form.get("starter") or form.get("question", "")
+    reply = chat.ask(question, form.get("conversation_id") or None)
     return RedirectResponse(
         f"{conversation_url(reply.conversation_id)}#m-{reply.message_id}", status_code=303
     )
@@ -72,9 +96,22 @@ def feedback_form(form: FormDep, store: StoreDep) -> Response:
 
 
 @router.get("/articles", response_class=HTMLResponse)
-def article_list(request: Request, pipeline: PipelineDep, templates: TemplatesDep) -> HTMLResponse:
-    listed = [ArticleSummary.of(a) for a in pipeline.articles()]
-    return templates.TemplateResponse(request, "articles.html", {"articles": listed})
+def article_list(
+    request: Request,
+    pipeline: PipelineDep,
+    search: ArticleSearchDep,
+    templates: TemplatesDep,
+    q: Annotated[str, Query(max_length=SEARCH_CHARS)] = "",
+) -> HTMLResponse:
+    matches = [
+        {"article": ArticleSummary.of(m.article), "snippet": m.snippet}
+        for m in search.search(pipeline.data, q)
+    ]
+    return templates.TemplateResponse(
+        request,
+        "articles.html",
+        {"matches": matches, "query": q, "total": len(pipeline.data.articles)},
+    )
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)

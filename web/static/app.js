@@ -1,4 +1,5 @@
-// hoidap: streams answers into the chat, opens cited articles beside it, sends feedback.
+// hoidap: streams answers into the chat, opens cited articles beside it, sends feedback,
+// keeps the list of conversations.
 // Data from the server is only ever set with textContent, never parsed as HTML.
 "use strict";
 
@@ -111,8 +112,9 @@ function renderFeedback(messageId) {
   const commentId = `comment-${messageId}`;
   return el("form", { class: "feedback", method: "post", action: "/feedback", "aria-label": "Đánh giá câu trả lời" },
     el("input", { type: "hidden", name: "message_id", value: messageId }),
-    el("span", { class: "feedback-label" }, "Câu trả lời này có hữu ích không?"),
-    rate("up", "thumb", "Hữu ích"), " ", rate("down", "thumb down", "Chưa tốt"),
+    el("span", { class: "feedback-row" },
+      el("span", { class: "feedback-label" }, "Câu trả lời này có hữu ích không?"),
+      rate("up", "thumb", "Hữu ích"), " ", rate("down", "thumb down", "Chưa tốt")),
     el("details", { class: "comment" },
       el("summary", {}, "Thêm nhận xét"),
       el("label", { for: commentId, class: "visually-hidden" }, "Nhận xét (không bắt buộc)"),
@@ -146,10 +148,16 @@ async function* serverSentEvents(response) {
   }
 }
 
-function showTurnError(turn, message) {
-  turn.querySelector(".answer").replaceWith(
-    el("section", { class: "bubble answer failed", role: "alert" },
-      el("p", { class: "speaker" }, "hoidap"), el("p", {}, message)));
+function failTurn(turn, message, retry) {
+  const section = el("section", { class: "bubble answer failed", role: "alert" },
+    el("p", { class: "speaker" }, "hoidap"), el("p", {}, message));
+  if (retry) {
+    const button = el("button", { type: "button", class: "button ghost retry" }, "Thử lại");
+    button.addEventListener("click", retry);
+    section.append(button);
+  }
+  turn.querySelector(".answer").replaceWith(section);
+  return section;
 }
 
 function rememberConversation(id, title) {
@@ -157,62 +165,109 @@ function rememberConversation(id, title) {
   const url = `/c/${encodeURIComponent(id)}`;
   if (window.location.pathname !== url) window.history.replaceState(null, "", url);
   const list = document.getElementById("history-list");
-  if (!list || list.querySelector(`a[href="${CSS.escape(url)}"]`)) return;
+  if (!list || list.querySelector(`li[data-id="${CSS.escape(id)}"]`)) return;
   list.querySelector(".empty")?.remove();
-  list.prepend(el("li", {}, el("a", { href: url, "aria-current": "page" }, title)));
+  list.prepend(renderConversation({ id, title, url, updated_at: Date.now() / 1000 }, true));
 }
 
-async function ask(form, question) {
-  const turns = document.getElementById("turns");
-  document.getElementById("welcome")?.remove();
-  const answerText = el("p", { class: "answer-text streaming" });
-  const turn = el("article", { class: "turn", "aria-label": "Lượt hỏi đáp", "aria-busy": "true" },
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function pendingTurn(question) {
+  return el("article", { class: "turn", "aria-label": "Lượt hỏi đáp", "aria-busy": "true" },
     el("div", { class: "bubble question" }, el("p", { class: "speaker" }, "Bạn hỏi"),
       el("p", { class: "question-text" }, question)),
     el("section", { class: "bubble answer pending", "aria-label": "Câu trả lời" },
-      el("p", { class: "speaker" }, "hoidap"), answerText,
-      el("p", { class: "typing" }, el("span", { class: "dots", "aria-hidden": "true" }), " Đang tìm câu trả lời…")));
-  turns.append(turn);
+      el("p", { class: "speaker" }, "hoidap"), el("p", { class: "answer-text" }),
+      el("p", { class: "typing" }, el("span", { class: "dots", "aria-hidden": "true" }),
+        el("span", { class: "typing-text" }, " Đang tìm câu trả lời…"))));
+}
+
+// Asks in ``turn``; resolves to whether it got an answer. ``retry(turn)`` asks again.
+async function ask(form, question, turn, retry) {
+  const turns = document.getElementById("turns");
+  document.getElementById("welcome")?.remove();
+  if (!turn.isConnected) turns.append(turn);
   turn.scrollIntoView({ block: "end", behavior: "smooth" });
   announce("Đang tìm câu trả lời…");
 
+  const controller = new AbortController();
+  const answerText = turn.querySelector(".answer-text");
+  // only an answerer that writes piece by piece is said to be writing, and can be stopped
+  const streams = form.dataset.streams === "true";
+  let stop = null;
+  if (streams) {
+    stop = el("button", { type: "button", class: "button ghost stop" }, "Dừng trả lời");
+    stop.addEventListener("click", () => controller.abort());
+    turn.querySelector(".answer").append(stop);
+  }
   const conversationId = form.elements.conversation_id.value || null;
   try {
     const response = await fetch("/api/ask/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ question, conversation_id: conversationId }),
+      signal: controller.signal,
     });
     if (!response.ok) {
       const body = await response.json().catch(() => null);
-      throw new Error(body?.error?.message || `Lỗi ${response.status}.`);
+      throw new HttpError(response.status, body?.error?.message || `Lỗi ${response.status}.`);
     }
     let answered = false;
     for await (const event of serverSentEvents(response)) {
       if (event.name === "delta") {
         answerText.append(event.data.text);
+        if (streams && !answerText.classList.contains("streaming")) {
+          answerText.classList.add("streaming");
+          turn.querySelector(".typing-text").textContent = " Đang viết câu trả lời…";
+        }
       } else if (event.name === "answer") {
         const answer = event.data;
         answered = true;
         turn.id = `m-${answer.message_id}`;
         turn.querySelector(".answer").replaceWith(...renderAnswer(answer));
         turn.append(renderFeedback(answer.message_id));
+        setUpAnswers(turn);
         rememberConversation(answer.conversation_id, question);
         announce(answer.refused ? "Không tìm thấy câu trả lời." : "Đã có câu trả lời.");
       } else if (event.name === "error") {
-        throw new Error(event.data.error.message);
+        throw new HttpError(event.data.error.code, event.data.error.message);
       }
     }
-    if (!answered) throw new Error("Kết nối bị ngắt trước khi có câu trả lời. Hãy thử lại.");
+    if (!answered) throw new Error("Kết nối bị ngắt trước khi có câu trả lời.");
+    return true;
   } catch (error) {
+    const again = () => retry(turn);
+    if (error.name === "AbortError") {
+      const partial = answerText.textContent;
+      const section = failTurn(turn, "Đã dừng; câu trả lời này không được lưu.", again);
+      section.classList.add("stopped");
+      section.removeAttribute("role");
+      if (partial) section.insertBefore(el("p", { class: "answer-text" }, partial), section.children[1]);
+      announce("Đã dừng trả lời.");
+      return false;
+    }
+    // a request the server refused as it is (422) cannot succeed by sending it again
+    const retryable = !(error instanceof HttpError) || error.status >= 500;
     const message = error instanceof TypeError
-      ? "Không kết nối được với máy chủ. Hãy thử lại."
-      : error.message;
-    showTurnError(turn, message);
+      ? "Không kết nối được với máy chủ. Câu hỏi vẫn còn trong ô, hãy thử lại."
+      : error.message + (retryable ? " Hãy thử lại." : "");
+    failTurn(turn, message, retryable ? again : null);
     announce(message);
+    return false;
   } finally {
     turn.removeAttribute("aria-busy");
   }
+}
+
+function resetTurn(turn) {
+  const fresh = pendingTurn(turn.querySelector(".question-text").textContent);
+  turn.replaceWith(fresh);
+  return fresh;
 }
 
 function setUpAskForm() {
@@ -229,11 +284,14 @@ function setUpAskForm() {
     error.hidden = !message;
     box.setAttribute("aria-invalid", message ? "true" : "false");
   };
-  box.addEventListener("input", () => {
+  const showCount = () => {
     const length = box.value.trim().length;
     count.textContent = length ? `${length}/${limit}` : "";
     count.classList.toggle("over", length > limit);
-    if (length <= limit) showError("");
+    return length;
+  };
+  box.addEventListener("input", () => {
+    if (showCount() <= limit) showError("");
   });
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -241,24 +299,286 @@ function setUpAskForm() {
       form.requestSubmit();
     }
   });
-  form.addEventListener("submit", async (event) => {
+  // one question in flight at a time: a second Enter while it is asked does nothing
+  let asking = false;
+  const send = async (question, turn) => {
+    asking = true;
+    button.disabled = true;
+    try {
+      const retry = (failed) => {
+        if (!asking) send(question, resetTurn(failed));
+      };
+      const answered = await ask(form, question, turn, retry);
+      // what was asked stays in the box until it is answered, unless something new was typed
+      if (!answered && !box.value.trim()) box.value = question;
+      if (answered && box.value.trim() === question) box.value = "";
+    } finally {
+      asking = false;
+      showCount();
+      button.disabled = false;
+      // on a phone, focusing would open the keyboard over the answer
+      if (WIDE.matches) box.focus();
+    }
+  };
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const question = box.value.trim();
+    if (asking) return;
+    const starter = event.submitter?.name === "starter" ? event.submitter.value : null;
+    const question = (starter ?? box.value).trim();
     if (!question) return showError("Câu hỏi trống. Hãy nhập một câu hỏi.");
     if (question.length > limit) {
       return showError(`Câu hỏi quá dài (${question.length} ký tự; tối đa ${limit} ký tự).`);
     }
     showError("");
-    box.value = "";
-    count.textContent = "";
-    button.disabled = true;
-    try {
-      await ask(form, question);
-    } finally {
-      button.disabled = false;
-      // on a phone, focusing would open the keyboard over the answer
-      if (WIDE.matches) box.focus();
+    if (!starter) box.value = "";
+    showCount();
+    send(question, pendingTurn(question));
+  });
+}
+
+// ----- answers: copying with their sources, a preview of each citation's quote -----
+
+function copyText(answer) {
+  const lines = [];
+  const text = answer.querySelector(".answer-text").cloneNode(true);
+  for (const hidden of text.querySelectorAll(".flag, .visually-hidden")) hidden.remove();
+  const short = answer.querySelector(".short-answer");
+  if (short) lines.push(short.textContent.trim(), "");
+  lines.push(text.textContent.replace(/\s+/g, " ").trim());
+  const sources = answer.querySelectorAll(".sources li");
+  if (sources.length) {
+    lines.push("", "Nguồn:");
+    for (const item of sources) {
+      const link = item.querySelector(".source-link");
+      const date = item.querySelector(".date")?.textContent;
+      lines.push(`${link.textContent.trim()}${date ? ` (${date})` : ""} ${link.href}`);
+      lines.push(`“${item.querySelector(".quote").textContent.trim()}”`);
     }
+  }
+  return lines.join("\n");
+}
+
+async function writeClipboard(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // a page served over plain http from another machine has no clipboard API
+  const area = el("textarea", { class: "visually-hidden", readonly: "" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  const copied = document.execCommand("copy");
+  area.remove();
+  if (!copied) throw new Error("copy refused");
+}
+
+function addCopyButton(answer) {
+  if (answer.querySelector(".copy")) return;
+  const status = el("span", { class: "copy-status", role: "status" });
+  const button = el("button", { type: "button", class: "button ghost copy" }, "Sao chép kèm nguồn");
+  button.addEventListener("click", async () => {
+    try {
+      await writeClipboard(copyText(answer));
+      status.textContent = "Đã sao chép.";
+    } catch {
+      status.textContent = "Trình duyệt không cho sao chép; hãy chọn và sao chép bằng tay.";
+    }
+  });
+  answer.append(el("p", { class: "answer-tools" }, button, " ", status));
+}
+
+function quoteOf(cite) {
+  const number = cite.textContent.replace(/\D/g, "");
+  const item = [...cite.closest(".answer").querySelectorAll(".sources li")]
+    .find((li) => li.querySelector(".num")?.textContent === `[${number}]`);
+  return item && {
+    title: item.querySelector(".source-link").textContent.replace(/^\[\d+\]\s*/, ""),
+    quote: item.querySelector(".quote").textContent,
+  };
+}
+
+function showPreview(cite) {
+  const found = quoteOf(cite);
+  if (!found) return;
+  let preview = document.getElementById("cite-preview");
+  if (!preview) {
+    preview = el("div", { id: "cite-preview", class: "cite-preview", role: "tooltip" });
+    document.body.append(preview);
+  }
+  preview.replaceChildren(el("p", { class: "preview-title" }, found.title),
+    el("blockquote", { class: "quote" }, found.quote));
+  preview.hidden = false;
+  cite.setAttribute("aria-describedby", "cite-preview");
+  const box = cite.getBoundingClientRect();
+  const width = Math.min(360, window.innerWidth - 16);
+  preview.style.width = `${width}px`;
+  preview.style.left = `${Math.max(8, Math.min(box.left, window.innerWidth - width - 8)) + window.scrollX}px`;
+  preview.style.top = `${box.bottom + 6 + window.scrollY}px`;
+}
+
+function hidePreview() {
+  const preview = document.getElementById("cite-preview");
+  if (!preview || preview.hidden) return;
+  preview.hidden = true;
+  document.querySelector("[aria-describedby='cite-preview']")?.removeAttribute("aria-describedby");
+}
+
+function setUpAnswers(root = document) {
+  for (const answer of root.querySelectorAll(".answer:not(.refused):not(.failed):not(.pending)")) {
+    addCopyButton(answer);
+  }
+}
+
+function setUpPreviews() {
+  const enter = (event) => {
+    const cite = event.target.closest?.("a.cite");
+    if (cite) showPreview(cite);
+  };
+  const leave = (event) => {
+    if (event.target.closest?.("a.cite")) hidePreview();
+  };
+  document.addEventListener("mouseover", enter);
+  document.addEventListener("focusin", enter);
+  document.addEventListener("mouseout", leave);
+  document.addEventListener("focusout", leave);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") hidePreview();
+  });
+}
+
+// ----- the list of conversations: dates, rename, delete, search -----
+
+function when(seconds) {
+  const moment = new Date(seconds * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  const time = `${pad(moment.getHours())}:${pad(moment.getMinutes())}`;
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (moment.toDateString() === today.toDateString()) return `hôm nay ${time}`;
+  if (moment.toDateString() === yesterday.toDateString()) return `hôm qua ${time}`;
+  return `${pad(moment.getDate())}/${pad(moment.getMonth() + 1)}/${moment.getFullYear()}`;
+}
+
+function renderConversation(item, current = false) {
+  const li = el("li", { class: "conversation", "data-id": item.id },
+    el("a", { href: item.url, title: item.title, "aria-current": current ? "page" : null },
+      el("span", { class: "conversation-title" }, item.title),
+      el("time", { class: "conversation-date", datetime: new Date(item.updated_at * 1000).toISOString() },
+        when(item.updated_at))),
+    el("span", { class: "conversation-actions" },
+      el("button", { type: "button", class: "icon-button rename", "aria-label": `Đổi tên: ${item.title}`, title: "Đổi tên" }, "✎"),
+      el("button", { type: "button", class: "icon-button delete", "aria-label": `Xoá: ${item.title}`, title: "Xoá" }, "×")));
+  return li;
+}
+
+function setTitle(li, title) {
+  const link = li.querySelector("a");
+  link.title = title;
+  link.querySelector(".conversation-title").textContent = title;
+  li.querySelector(".rename").setAttribute("aria-label", `Đổi tên: ${title}`);
+  li.querySelector(".delete").setAttribute("aria-label", `Xoá: ${title}`);
+}
+
+function startRename(li) {
+  const link = li.querySelector("a");
+  const old = link.title;
+  const input = el("input", { type: "text", class: "rename-box", maxlength: "200",
+    "aria-label": "Tên mới của cuộc trò chuyện" });
+  input.value = old;
+  link.hidden = true;
+  li.querySelector(".conversation-actions").hidden = true;
+  li.prepend(input);
+  input.focus();
+  input.select();
+  let done = false;
+  const finish = async (save) => {
+    if (done) return;
+    done = true;
+    const title = input.value.trim();
+    if (save && title && title !== old) {
+      const response = await fetch(`/api/conversations/${encodeURIComponent(li.dataset.id)}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ title }),
+      }).catch(() => null);
+      if (response?.ok) {
+        setTitle(li, (await response.json()).title);
+        announce("Đã đổi tên cuộc trò chuyện.");
+      } else {
+        const body = await response?.json().catch(() => null);
+        announce(body?.error?.message || "Chưa đổi được tên. Hãy thử lại.");
+      }
+    }
+    input.remove();
+    link.hidden = false;
+    li.querySelector(".conversation-actions").hidden = false;
+    li.querySelector(".rename").focus();
+  };
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      finish(true);
+    } else if (event.key === "Escape") {
+      event.stopPropagation();
+      finish(false);
+    }
+  });
+  input.addEventListener("blur", () => finish(true));
+}
+
+async function deleteConversation(li) {
+  const title = li.querySelector("a").title;
+  if (!window.confirm(`Xoá cuộc trò chuyện “${title}”? Không thể hoàn tác.`)) return;
+  const response = await fetch(`/api/conversations/${encodeURIComponent(li.dataset.id)}`, {
+    method: "DELETE",
+  }).catch(() => null);
+  if (!response?.ok && response?.status !== 404) {
+    announce("Chưa xoá được. Hãy thử lại.");
+    return;
+  }
+  if (document.getElementById("conversation-id")?.value === li.dataset.id) {
+    window.location.href = "/";
+    return;
+  }
+  const next = li.nextElementSibling?.querySelector(".rename") ?? document.getElementById("history-q");
+  li.remove();
+  next?.focus();
+  announce("Đã xoá cuộc trò chuyện.");
+}
+
+function setUpHistory() {
+  const list = document.getElementById("history-list");
+  if (!list) return;
+  for (const actions of list.querySelectorAll(".conversation-actions")) actions.hidden = false;
+  list.addEventListener("click", (event) => {
+    const li = event.target.closest("li.conversation");
+    if (event.target.closest(".rename")) startRename(li);
+    else if (event.target.closest(".delete")) deleteConversation(li);
+  });
+  const search = document.getElementById("history-q");
+  let timer = null;
+  let latest = 0;
+  const filter = async () => {
+    const ticket = ++latest;
+    const q = search.value.trim();
+    const response = await fetch(`/api/conversations?q=${encodeURIComponent(q)}`).catch(() => null);
+    if (ticket !== latest || !response?.ok) return;
+    const found = await response.json();
+    const current = document.getElementById("conversation-id")?.value;
+    list.replaceChildren(...(found.length
+      ? found.map((item) => renderConversation(item, item.id === current))
+      : [el("li", { class: "empty" }, q ? "Không có cuộc trò chuyện nào khớp." : "Chưa có cuộc trò chuyện nào.")]));
+    announce(q ? `${found.length} cuộc trò chuyện khớp.` : "");
+  };
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(filter, 200);
+  });
+  search.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(timer);
+    filter();
   });
 }
 
@@ -376,7 +696,10 @@ function foldHistoryOnPhones() {
 }
 
 foldHistoryOnPhones();
+setUpHistory();
 setUpAskForm();
+setUpAnswers();
+setUpPreviews();
 setUpReader();
 setUpFeedback();
 showCitedSpan();
