@@ -3,6 +3,7 @@ titles, rename, delete, search), starter questions, article search, the API docs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -225,3 +226,31 @@ def test_article_page_search_shows_the_match_in_its_text(client: TestClient) -> 
     assert "bài có “trung khanh”" in page
     none = client.get("/articles", params={"q": "xyzzy"}).text
     assert "0 bài có “xyzzy”" in none and 'class="article-title"' not in none
+
+
+# ----- the API docs -----
+
+
+def test_docs_render_markdown_and_link_the_try_it_page(client: TestClient) -> None:
+    page = client.get("/docs").text
+    assert "`delta`" not in page and "<code>delta</code>" in page  # the stream's description
+    assert "<code>up</code>" in page  # the feedback endpoint's
+    assert 'href="/docs/try"' in page
+
+
+def test_markdown_in_descriptions_cannot_inject_html(client: TestClient) -> None:
+    client.app.openapi()["info"]["description"] = "<script>alert(1)</script> **đậm**"  # type: ignore[attr-defined]
+    page = client.get("/docs").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page and "<strong>đậm</strong>" in page
+
+
+def test_try_it_page_serves_swagger_ui_from_this_server(client: TestClient) -> None:
+    page = client.get("/docs/try")
+    assert page.status_code == 200
+    assert not re.search(r"""(src|href)=["']https?://""", page.text)
+    assets = re.findall(r"""(?:src|href)="(/docs/assets/[^"]+)""", page.text)
+    assert sorted(assets) == ["/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"]
+    for asset in [*assets, "/static/try-api.js"]:
+        assert client.get(asset).status_code == 200, asset
+    assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text

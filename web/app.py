@@ -13,11 +13,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import jinja2
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from qa import __version__
@@ -65,6 +68,11 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.state.templates = _templates()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.mount(
+        "/docs/assets",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
     for area in (pages, ask, articles, conversations, health, openai, docs):
         app.include_router(area.router)
     _add_exception_handlers(app)
@@ -83,6 +91,9 @@ def _templates() -> Jinja2Templates:
     env.filters["seconds"] = lambda value: f"{value:.2f}".replace(".", ",")
     env.filters["when"] = dates.when
     env.filters["iso"] = dates.iso
+    # the API's own descriptions; raw HTML in them is shown as text, never run
+    markdown = MarkdownIt("commonmark", {"html": False})
+    env.filters["markdown"] = lambda text: Markup(markdown.render(text))
     return Jinja2Templates(env=env)
 
 

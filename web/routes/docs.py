@@ -1,4 +1,6 @@
-"""``/docs``: the OpenAPI document as a plain page, served offline (Swagger UI needs a CDN)."""
+"""``/docs``: the OpenAPI document as a page with its Markdown rendered, and ``/docs/try``, Swagger
+UI to send requests from the browser. Swagger UI's files come from the ``swagger-ui-bundle``
+package and are served from here: the page needs no CDN."""
 
 from __future__ import annotations
 
@@ -24,3 +26,8 @@ def docs(request: Request, templates: TemplatesDep) -> HTMLResponse:
     return templates.TemplateResponse(
         request, "docs.html", {"info": spec["info"], "operations": operations}
     )
+
+
+@router.get("/docs/try", response_class=HTMLResponse)
+def try_it(request: Request, templates: TemplatesDep) -> HTMLResponse:
+    return templates.TemplateResponse(request, "docs_try.html", {})
