@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi_offline
 import jinja2
-import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +36,8 @@ from web.security import HEADERS, SecurityHeaders
 from web.starters import Starters
 
 WEB_DIR = Path(__file__).resolve().parent
+# Swagger UI 5 (it reads OpenAPI 3.1), as the fastapi-offline package ships it
+SWAGGER_UI_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 _JSON_PATHS = ("/api/", "/v1/", "/healthz", "/openapi.json")
 _HTTP_MESSAGES = {
     404: "Không tìm thấy trang này.",
@@ -70,7 +72,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount(
         "/docs/assets",
-        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        StaticFiles(directory=SWAGGER_UI_DIR),
         name="swagger-ui",
     )
     for area in (pages, ask, articles, conversations, health, openai, docs):

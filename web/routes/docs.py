@@ -1,5 +1,5 @@
 """``/docs``: the OpenAPI document as a page with its Markdown rendered, and ``/docs/try``, Swagger
-UI to send requests from the browser. Swagger UI's files come from the ``swagger-ui-bundle``
+UI to send requests from the browser. Swagger UI's files come from the ``fastapi-offline``
 package and are served from here: the page needs no CDN."""
 
 from __future__ import annotations

@@ -301,6 +301,7 @@ function setUpAskForm() {
   });
   // one question in flight at a time: a second Enter while it is asked does nothing
   let asking = false;
+  let lastSent = -Infinity;
   const send = async (question, turn) => {
     asking = true;
     button.disabled = true;
@@ -325,6 +326,8 @@ function setUpAskForm() {
     if (asking) return;
     const starter = event.submitter?.name === "starter" ? event.submitter.value : null;
     const question = (starter ?? box.value).trim();
+    // an Enter pressed twice sends the question, then finds the box it emptied
+    if (!question && performance.now() - lastSent < 1000) return;
     if (!question) return showError("Câu hỏi trống. Hãy nhập một câu hỏi.");
     if (question.length > limit) {
       return showError(`Câu hỏi quá dài (${question.length} ký tự; tối đa ${limit} ký tự).`);
@@ -332,6 +335,7 @@ function setUpAskForm() {
     showError("");
     if (!starter) box.value = "";
     showCount();
+    lastSent = performance.now();
     send(question, pendingTurn(question));
   });
 }
