@@ -250,3 +250,116 @@ class TestAStreamedAnswer:
         expect(stopped.get_by_role("button", name="Thử lại")).to_be_visible()
         assert page.locator("#history-list li.conversation").count() == 0  # nothing was saved
         assert errors == [], errors
+
+
+# ----- whole journeys: keyboard only, phone width -----
+
+
+def tab_to(page: Page, selector: str, key: str = "Tab") -> None:
+    for _ in range(60):
+        page.keyboard.press(key)
+        if page.evaluate(f"document.activeElement.matches({selector!r})"):
+            return
+    raise AssertionError(f"{key} never reached {selector}")
+
+
+def test_keyboard_only_journey(server: str, browser: Browser) -> None:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    page = context.new_page()
+    errors = watch_console(page)
+    page.goto(server)
+
+    tab_to(page, "button.starter")
+    starter = page.evaluate("document.activeElement.value")
+    page.keyboard.press("Enter")
+    expect(page.locator(".turn .question-text")).to_have_text(starter)
+    expect(page.locator(".turn .answer").first).not_to_have_class(
+        "pending", timeout=ANSWER_TIMEOUT_MS
+    )
+
+    page.get_by_label("Câu hỏi của bạn").focus()
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Enter")
+    expect(page.locator("a.cite").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+
+    tab_to(page, "a.cite")
+    expect(page.locator("#cite-preview")).to_be_visible()  # on focus, not only on hover
+    page.keyboard.press("Escape")
+    expect(page.locator("#cite-preview")).to_be_hidden()
+    tab_to(page, "button.copy")
+    page.keyboard.press("Enter")
+    expect(page.locator(".answer-tools:has(button.copy:focus) .copy-status")).to_have_text(
+        "Đã sao chép."
+    )
+
+    # rename the conversation from the sidebar: its buttons show while the row has focus
+    tab_to(page, "#history-list a", "Shift+Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator("#history-list .rename").first).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Hỏi bằng bàn phím")
+    page.keyboard.press("Enter")
+    expect(page.locator("#history-list .conversation-title").first).to_have_text(
+        "Hỏi bằng bàn phím"
+    )
+    expect(page.locator("#history-list .rename").first).to_be_focused()
+
+    # search the list, then delete the open conversation: back to a new chat
+    tab_to(page, "#history-q", "Shift+Tab")
+    page.keyboard.type("ban phim")
+    expect(page.locator("#history-list li.conversation")).to_have_count(1)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator("#history-list .delete").first).to_be_focused()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/")
+    expect(page.locator("#history-list .empty")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "chat-keyboard-journey.png")
+    assert errors == [], errors
+    context.close()
+
+
+def test_phone_width_journey(server: str, browser: Browser) -> None:
+    page = browser.new_page(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    errors = watch_console(page)
+
+    def fits() -> None:
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    page.goto(server)
+    expect(page.locator("button.starter").first).to_be_visible()
+    fits()
+    page.screenshot(path=ARTIFACTS / "phone-starters.png")
+    page.locator("button.starter").first.tap()
+    expect(page.locator(".turn .answer").first).not_to_have_class(
+        "pending", timeout=ANSWER_TIMEOUT_MS
+    )
+    fits()
+
+    page.locator("#history-title").tap()  # the list starts folded on a phone
+    item = page.locator("#history-list li.conversation").first
+    expect(item.locator(".rename")).to_be_visible()  # no hover on a touch screen
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    item.locator(".delete").tap()
+    expect(item).to_be_visible()
+    fits()
+    page.screenshot(path=ARTIFACTS / "phone-history.png")
+
+    page.goto(f"{server}/articles")
+    page.get_by_label("Tìm trong tên và nội dung bài viết").fill("tra vinh")
+    page.get_by_role("button", name="Tìm").tap()
+    expect(page.locator(".search-summary")).to_contain_text("bài có “tra vinh”")
+    expect(page.locator(".article-list .snippet mark").first).to_be_visible()
+    fits()
+    page.screenshot(path=ARTIFACTS / "phone-article-search.png")
+    assert errors == [], errors

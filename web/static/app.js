@@ -514,10 +514,11 @@ function startRename(li) {
         announce(body?.error?.message || "Chưa đổi được tên. Hãy thử lại.");
       }
     }
-    input.remove();
     link.hidden = false;
     li.querySelector(".conversation-actions").hidden = false;
+    // focus moves before the box goes, so the row keeps the focus that shows its buttons
     li.querySelector(".rename").focus();
+    input.remove();
   };
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
