@@ -45,7 +45,7 @@ def test_one_question_per_article_counted_first_then_titles() -> None:
     ]
     assert starter_questions(articles) == [
         "Làng nghề gốm Bát Tràng có bao nhiêu hộ?",
-        "Lễ hội đua ghe ngo có những nội dung chính nào?",
+        "Lễ hội đua ghe ngo diễn ra khi nào?",
     ]
     assert starter_questions(articles, limit=1) == ["Làng nghề gốm Bát Tràng có bao nhiêu hộ?"]
     assert starter_questions([]) == []

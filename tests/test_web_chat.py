@@ -182,7 +182,7 @@ def test_starters_follow_the_corpus_that_is_indexed(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (folder / "lua.md").write_text(
-        "# Lúa thu đông ở Đồng Tháp\n\nNông dân đã thu hoạch xong lúa thu đông sớm.\n",
+        "# Hội thi nấu ăn ở Đồng Tháp\n\nHội thi thu hút đông đảo người dân tham gia.\n",
         encoding="utf-8",
     )
     settings = Settings(data_dir=tmp_path / "data", articles=[folder], answerer="extractive")
@@ -191,7 +191,7 @@ def test_starters_follow_the_corpus_that_is_indexed(tmp_path: Path) -> None:
     with TestClient(create_app(settings, pipeline)) as client:
         page = client.get("/").text
     assert "Năm nay ngư dân xã An Chấn đánh bắt được bao nhiêu tấn?" in page
-    assert "Lúa thu đông ở Đồng Tháp có những nội dung chính nào?" in page
+    assert "Hội thi nấu ăn ở Đồng Tháp diễn ra khi nào?" in page
     assert "Cao Bằng" not in page
 
 

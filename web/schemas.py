@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from qa.core.types import Answer, Article, Citation, Hit, ShortAnswer
 from web.conversations import TITLE_CHARS, Conversation
 
+SEARCH_CHARS = 200  # the longest search of articles or conversations
+
 
 def article_url(
     article_id: str,

@@ -2,8 +2,9 @@
 
 A sentence that counts something ("... giữa 8 tỉnh, thành phố") becomes a question about that
 number ("... giữa bao nhiêu tỉnh?"), cut right after the question words; an article without one
-is asked about by its title. Nothing here knows the articles: the same rules make questions for
-any Vietnamese corpus, and the answer is in the article the question came from.
+is asked when the event of its title took place (news articles report one, and say when). Nothing
+here knows the articles: the same rules make questions for any Vietnamese corpus, and the answer
+is in the article the question came from.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _NOT_UNITS = frozenset(_NOT_UNIT_WORDS.split())
 _MAX_CHARS = 160
 _CLASSIFIER_WORDS = "bức cái cây chiếc con cuốn ngôi quyển tấm"
 _CLASSIFIERS = frozenset(_CLASSIFIER_WORDS.split())
-_TITLE_ASK = "{} có những nội dung chính nào?"
+_TITLE_ASK = "{} diễn ra khi nào?"
 
 
 def starter_questions(articles: Iterable[Article], limit: int = 4) -> list[str]:

@@ -7,9 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from web.deps import ArticleSearchDep, PipelineDep
-from web.schemas import ArticleOut, ArticleSummary
-
-SEARCH_CHARS = 200
+from web.schemas import SEARCH_CHARS, ArticleOut, ArticleSummary
 
 router = APIRouter(prefix="/api/articles", tags=["bài viết"])
 

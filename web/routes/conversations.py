@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from web.deps import ChatDep, StoreDep
 from web.schemas import (
+    SEARCH_CHARS,
     ConversationOut,
     ConversationSummary,
     FeedbackOut,
@@ -26,7 +27,7 @@ def conversations(
     q: Annotated[
         str,
         Query(
-            max_length=200,
+            max_length=SEARCH_CHARS,
             description="Chỉ những cuộc có tên hoặc câu hỏi chứa chuỗi này (không phân biệt"
             " hoa thường và dấu).",
         ),

@@ -19,8 +19,13 @@ from web.deps import (
     StoreDep,
     TemplatesDep,
 )
-from web.routes.articles import SEARCH_CHARS
-from web.schemas import ArticleSummary, ConversationOut, ConversationSummary, conversation_url
+from web.schemas import (
+    SEARCH_CHARS,
+    ArticleSummary,
+    ConversationOut,
+    ConversationSummary,
+    conversation_url,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,7 +61,7 @@ def new_chat(
     settings: SettingsDep,
     pipeline: PipelineDep,
     starters: StartersDep,
-    q: Annotated[str, Query(max_length=200)] = "",
+    q: Annotated[str, Query(max_length=SEARCH_CHARS)] = "",
 ) -> HTMLResponse:
     return _chat_page(request, templates, store, settings, None, q, starters.questions(pipeline))
 
