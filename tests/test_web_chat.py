@@ -254,3 +254,12 @@ def test_try_it_page_serves_swagger_ui_from_this_server(client: TestClient) -> N
     for asset in [*assets, "/static/try-api.js"]:
         assert client.get(asset).status_code == 200, asset
     assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text
+
+
+@pytest.mark.parametrize(("answerer", "streams"), [("extractive", False), ("llm", True)])
+def test_only_a_writing_answerer_is_shown_as_streaming(
+    tmp_path: Path, answerer: str, streams: bool
+) -> None:
+    with TestClient(create_app(make_settings(tmp_path, answerer=answerer))) as client:
+        page = client.get("/").text
+    assert ('data-streams="true"' in page) is streams
