@@ -74,6 +74,17 @@ def test_starters_and_the_conversation_list(
     box.fill("Dân tộc thiểu số ở Cao Bằng")
     box.press("Enter")
     expect(newest.locator(".conversation-title")).to_have_text("Dân tộc thiểu số ở Cao Bằng")
+    expect(page.locator("#history-status")).to_have_text("Đã đổi tên cuộc trò chuyện.")
+    # a rename that does not reach the server says so, and keeps the old title
+    page.route("**/api/conversations/*", lambda route: route.abort("internetdisconnected"))
+    newest.hover()
+    newest.locator(".rename").click()
+    box.fill("Tên mới")
+    box.press("Enter")
+    expect(page.locator("#history-status")).to_have_text("Chưa đổi được tên. Hãy thử lại.")
+    expect(newest.locator(".conversation-title")).to_have_text("Dân tộc thiểu số ở Cao Bằng")
+    page.unroute("**/api/conversations/*")
+    errors.clear()  # the refused request's own console line
     page.reload()
     expect(page.locator("#history-list li.conversation a").first).to_have_attribute(
         "title", "Dân tộc thiểu số ở Cao Bằng"

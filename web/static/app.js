@@ -199,9 +199,8 @@ async function ask(form, question, turn, retry) {
   const answerText = turn.querySelector(".answer-text");
   // only an answerer that writes piece by piece is said to be writing, and can be stopped
   const streams = form.dataset.streams === "true";
-  let stop = null;
   if (streams) {
-    stop = el("button", { type: "button", class: "button ghost stop" }, "Dừng trả lời");
+    const stop = el("button", { type: "button", class: "button ghost stop" }, "Dừng trả lời");
     stop.addEventListener("click", () => controller.abort());
     turn.querySelector(".answer").append(stop);
   }
@@ -453,6 +452,13 @@ function setUpPreviews() {
 
 // ----- the list of conversations: dates, rename, delete, search -----
 
+// what renaming, deleting or searching did, under the search box
+function tellHistory(message, failed = false) {
+  const status = document.getElementById("history-status");
+  status.textContent = message;
+  status.classList.toggle("failed", failed);
+}
+
 function when(seconds) {
   const moment = new Date(seconds * 1000);
   const pad = (n) => String(n).padStart(2, "0");
@@ -508,10 +514,10 @@ function startRename(li) {
       }).catch(() => null);
       if (response?.ok) {
         setTitle(li, (await response.json()).title);
-        announce("Đã đổi tên cuộc trò chuyện.");
+        tellHistory("Đã đổi tên cuộc trò chuyện.");
       } else {
         const body = await response?.json().catch(() => null);
-        announce(body?.error?.message || "Chưa đổi được tên. Hãy thử lại.");
+        tellHistory(body?.error?.message || "Chưa đổi được tên. Hãy thử lại.", true);
       }
     }
     link.hidden = false;
@@ -539,7 +545,7 @@ async function deleteConversation(li) {
     method: "DELETE",
   }).catch(() => null);
   if (!response?.ok && response?.status !== 404) {
-    announce("Chưa xoá được. Hãy thử lại.");
+    tellHistory("Chưa xoá được. Hãy thử lại.", true);
     return;
   }
   if (document.getElementById("conversation-id")?.value === li.dataset.id) {
@@ -549,7 +555,7 @@ async function deleteConversation(li) {
   const next = li.nextElementSibling?.querySelector(".rename") ?? document.getElementById("history-q");
   li.remove();
   next?.focus();
-  announce("Đã xoá cuộc trò chuyện.");
+  tellHistory("Đã xoá cuộc trò chuyện.");
 }
 
 function setUpHistory() {
@@ -574,7 +580,7 @@ function setUpHistory() {
     list.replaceChildren(...(found.length
       ? found.map((item) => renderConversation(item, item.id === current))
       : [el("li", { class: "empty" }, q ? "Không có cuộc trò chuyện nào khớp." : "Chưa có cuộc trò chuyện nào.")]));
-    announce(q ? `${found.length} cuộc trò chuyện khớp.` : "");
+    tellHistory(q ? `${found.length} cuộc trò chuyện khớp.` : "");
   };
   search.addEventListener("input", () => {
     clearTimeout(timer);
