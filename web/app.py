@@ -13,21 +13,28 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
 from qa import __version__
-from qa.core.errors import HoidapError
+from qa.core.errors import AuthenticationError, HoidapError
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
+from web.accounts import Accounts
 from web.conversations import ConversationStore
+from web.deps import get_owner
 from web.errors import Problem, describe
-from web.routes import articles, ask, conversations, docs, health, openai, pages
+from web.owners import viewer
+from web.reindex import Reindexer
+from web.routes import admin, articles, ask, conversations, docs, health, login, openai, pages
+from web.routes.login import login_url
 from web.security import HEADERS, SecurityHeaders
+from web.sessions import add_sessions
+from web.uploads import Uploads
 
 WEB_DIR = Path(__file__).resolve().parent
 _JSON_PATHS = ("/api/", "/v1/", "/healthz", "/openapi.json")
@@ -40,11 +47,13 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     store = ConversationStore(settings.db_path)
+    accounts = Accounts(settings.db_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         store.close()
+        accounts.close()
 
     app = FastAPI(
         title="hoidap",
@@ -57,10 +66,17 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.pipeline = pipeline or Pipeline(settings)
     app.state.store = store
+    app.state.accounts = accounts
+    app.state.uploads = Uploads(settings.uploads_dir, settings.max_upload_bytes)
+    app.state.reindexer = Reindexer(app.state.pipeline)
     app.state.templates = _templates()
+    add_sessions(app, settings)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    for area in (pages, ask, articles, conversations, health, openai, docs):
+    # everything that shows articles or conversations needs to know who asks
+    for area in (pages, ask, articles, conversations, openai, admin):
+        app.include_router(area.router, dependencies=[Depends(get_owner)])
+    for area in (login, health, docs):
         app.include_router(area.router)
     _add_exception_handlers(app)
     return app
@@ -76,7 +92,7 @@ def _templates() -> Jinja2Templates:
     )
     # Vietnamese writes decimals with a comma
     env.filters["seconds"] = lambda value: f"{value:.2f}".replace(".", ",")
-    return Jinja2Templates(env=env)
+    return Jinja2Templates(env=env, context_processors=[viewer])
 
 
 def _add_exception_handlers(app: FastAPI) -> None:
@@ -98,6 +114,10 @@ def _add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HoidapError)
     async def library_error(request: Request, exc: HoidapError) -> Response:
+        if isinstance(exc, AuthenticationError):
+            if not request.url.path.startswith(_JSON_PATHS):
+                return RedirectResponse(login_url(request.url), status_code=303)
+            return respond(request, describe(exc), {"WWW-Authenticate": "Bearer"})
         return respond(request, describe(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -1,5 +1,9 @@
 """Conversations, their turns and the feedback on answers, kept in SQLite.
 
+Every conversation has an owner (``web.owners``): only its owner lists, reads, continues or
+rates it; to anyone else it does not exist. Databases made before owners existed gain the column
+with their rows owned by ``LOCAL_OWNER``, which the first browser to open the chat adopts.
+
 One connection in WAL mode, shared by the server's threads and guarded by a lock: every read and
 write goes through it, so requests from many tabs never interleave inside a transaction. Other
 processes (a second server, the CLI) can still read and write; ``busy_timeout`` makes them wait
@@ -24,13 +28,15 @@ from qa.core.types import Turn
 
 Rating = Literal["up", "down"]
 _TITLE_CHARS = 80
+LOCAL_OWNER = "local"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT 'local'
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,6 +55,9 @@ CREATE TABLE IF NOT EXISTS feedback (
     updated_at REAL NOT NULL
 );
 """
+_OWNER_INDEX = (
+    "CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations(owner, updated_at)"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class Conversation:
     title: str
     created_at: float
     updated_at: float
+    owner: str = LOCAL_OWNER
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,18 @@ class ConversationStore:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(_SCHEMA)
+        self._add_owner_column()
+
+    def _add_owner_column(self) -> None:
+        """Databases from before owners: their conversations become the local user's."""
+        with self._transaction() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(conversations)")}
+            if "owner" not in columns:
+                db.execute(
+                    "ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL"
+                    f" DEFAULT '{LOCAL_OWNER}'"
+                )
+            db.execute(_OWNER_INDEX)
 
     def close(self) -> None:
         with self._lock:
@@ -112,26 +134,29 @@ class ConversationStore:
             self._db.execute("COMMIT")
 
     # ----- reading -----
-    def conversations(self, limit: int = 50) -> list[Conversation]:
-        """The most recently active conversations first."""
+    def conversations(self, *, owner: str, limit: int = 50) -> list[Conversation]:
+        """The owner's most recently active conversations first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT ?", (limit,)
+                "SELECT * FROM conversations WHERE owner = ?"
+                " ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+                (owner, limit),
             ).fetchall()
         return [Conversation(**row) for row in rows]
 
-    def conversation(self, conversation_id: str) -> Conversation:
+    def conversation(self, conversation_id: str, *, owner: str) -> Conversation:
+        """The owner's conversation; another owner's is not found, as if it did not exist."""
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+                "SELECT * FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
             ).fetchone()
         if row is None:
             raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
         return Conversation(**row)
 
-    def messages(self, conversation_id: str) -> list[Message]:
+    def messages(self, conversation_id: str, *, owner: str) -> list[Message]:
         """The turns of a conversation in order, each with its feedback if any."""
-        self.conversation(conversation_id)
+        self.conversation(conversation_id, owner=owner)
         with self._lock:
             rows = self._db.execute(
                 "SELECT m.id, m.conversation_id, m.question, m.answer_text, m.answer_json,"
@@ -142,10 +167,10 @@ class ConversationStore:
             ).fetchall()
         return [Message(**row) for row in rows]
 
-    def history(self, conversation_id: str) -> list[Turn]:
+    def history(self, conversation_id: str, *, owner: str) -> list[Turn]:
         return [
             Turn(json.loads(m.answer_json).get("standalone_question") or m.question, m.answer_text)
-            for m in self.messages(conversation_id)
+            for m in self.messages(conversation_id, owner=owner)
         ]
 
     # ----- writing -----
@@ -155,6 +180,8 @@ class ConversationStore:
         question: str,
         answer_text: str,
         answer_json: str,
+        *,
+        owner: str,
     ) -> Message:
         """Append a turn, starting a conversation titled after the question when none is given."""
         now = time.time()
@@ -169,12 +196,13 @@ class ConversationStore:
         with self._transaction() as db:
             if conversation_id is None:
                 db.execute(
-                    "INSERT INTO conversations (id, title, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (message.conversation_id, _title(question), now, now),
+                    "INSERT INTO conversations (id, title, created_at, updated_at, owner)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (message.conversation_id, _title(question), now, now, owner),
                 )
             elif not db.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+                "UPDATE conversations SET updated_at = ? WHERE id = ? AND owner = ?",
+                (now, conversation_id, owner),
             ).rowcount:
                 raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
             db.execute(
@@ -185,11 +213,15 @@ class ConversationStore:
             )
         return message
 
-    def rate(self, message_id: str, rating: Rating, comment: str = "") -> Feedback:
-        """Record feedback on an answer; rating it again replaces the earlier feedback."""
+    def rate(self, message_id: str, rating: Rating, comment: str = "", *, owner: str) -> Feedback:
+        """Record feedback on one of the owner's answers; rating it again replaces the earlier
+        feedback."""
         with self._transaction() as db:
             row = db.execute(
-                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+                "SELECT m.conversation_id FROM messages m"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.id = ? AND c.owner = ?",
+                (message_id, owner),
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"Không có câu trả lời mã {message_id!r}.")
@@ -201,6 +233,13 @@ class ConversationStore:
                 (message_id, rating, comment, time.time()),
             )
         return Feedback(message_id, row["conversation_id"], rating, comment)
+
+    def adopt(self, owner: str, *, previous: str = LOCAL_OWNER) -> int:
+        """Give ``previous``'s conversations to ``owner``; how many there were."""
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE conversations SET owner = ? WHERE owner = ?", (owner, previous)
+            ).rowcount
 
 
 def _title(question: str) -> str:

@@ -10,8 +10,10 @@ from fastapi.templating import Jinja2Templates
 
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
+from web.accounts import Accounts
 from web.chat import Chat
 from web.conversations import ConversationStore
+from web.owners import Owner, resolve
 
 
 def get_settings(request: Request) -> Settings:
@@ -30,14 +32,31 @@ def get_templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates
 
 
+def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
+def get_owner(request: Request) -> Owner:
+    return resolve(request)
+
+
+def get_admin(request: Request) -> Owner:
+    owner = resolve(request)
+    owner.require_admin()
+    return owner
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+OwnerDep = Annotated[Owner, Depends(get_owner)]
+AdminDep = Annotated[Owner, Depends(get_admin)]
 
 
-def get_chat(pipeline: PipelineDep, store: StoreDep) -> Chat:
-    return Chat(pipeline, store)
+def get_chat(pipeline: PipelineDep, store: StoreDep, owner: OwnerDep) -> Chat:
+    return Chat(pipeline, store, owner.id)
 
 
 async def read_form(request: Request) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.deps import ChatDep, StoreDep
+from web.deps import ChatDep, OwnerDep, StoreDep
 from web.schemas import ConversationOut, ConversationSummary, FeedbackOut, FeedbackRequest
 
 router = APIRouter(prefix="/api", tags=["trò chuyện"])
@@ -13,9 +13,10 @@ router = APIRouter(prefix="/api", tags=["trò chuyện"])
 @router.get(
     "/conversations", response_model=list[ConversationSummary], summary="Các cuộc trò chuyện"
 )
-def conversations(store: StoreDep) -> list[ConversationSummary]:
-    """Cuộc trò chuyện gần đây nhất đứng đầu."""
-    return [ConversationSummary.of(c) for c in store.conversations()]
+def conversations(store: StoreDep, owner: OwnerDep) -> list[ConversationSummary]:
+    """Các cuộc trò chuyện của người hỏi (phiên trình duyệt, `X-Client-Id` hoặc token),
+    gần đây nhất đứng đầu."""
+    return [ConversationSummary.of(c) for c in store.conversations(owner=owner.id)]
 
 
 @router.get(
@@ -24,14 +25,15 @@ def conversations(store: StoreDep) -> list[ConversationSummary]:
     summary="Một cuộc trò chuyện",
 )
 def conversation(conversation_id: str, chat: ChatDep) -> ConversationOut:
-    """Mọi lượt hỏi đáp của cuộc trò chuyện, kèm câu trả lời và đánh giá."""
+    """Mọi lượt hỏi đáp của cuộc trò chuyện, kèm câu trả lời và đánh giá; cuộc trò chuyện của
+    người khác trả 404 như không tồn tại."""
     return chat.conversation(conversation_id)
 
 
 @router.post("/feedback", response_model=FeedbackOut, summary="Đánh giá câu trả lời")
-def feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackOut:
+def feedback(body: FeedbackRequest, store: StoreDep, owner: OwnerDep) -> FeedbackOut:
     """`up` hoặc `down`, kèm nhận xét nếu muốn; đánh giá lại sẽ thay đánh giá trước."""
-    saved = store.rate(body.message_id, body.rating, body.comment.strip())
+    saved = store.rate(body.message_id, body.rating, body.comment.strip(), owner=owner.id)
     return FeedbackOut(
         message_id=saved.message_id,
         conversation_id=saved.conversation_id,

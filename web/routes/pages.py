@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qa.core.errors import InputError
-from web.deps import ChatDep, FormDep, PipelineDep, SettingsDep, StoreDep, TemplatesDep
+from web.deps import (
+    ChatDep,
+    FormDep,
+    OwnerDep,
+    PipelineDep,
+    SettingsDep,
+    StoreDep,
+    TemplatesDep,
+)
 from web.schemas import ArticleSummary, ConversationOut, ConversationSummary, conversation_url
 
 router = APIRouter(include_in_schema=False)
@@ -19,6 +27,7 @@ def _chat_page(
     templates: TemplatesDep,
     store: StoreDep,
     settings: SettingsDep,
+    owner: str,
     conversation: ConversationOut | None,
 ) -> HTMLResponse:
     return templates.TemplateResponse(
@@ -26,7 +35,7 @@ def _chat_page(
         "chat.html",
         {
             "conversation": conversation,
-            "conversations": [ConversationSummary.of(c) for c in store.conversations()],
+            "conversations": [ConversationSummary.of(c) for c in store.conversations(owner=owner)],
             "max_question_chars": settings.max_question_chars,
         },
     )
@@ -34,9 +43,13 @@ def _chat_page(
 
 @router.get("/", response_class=HTMLResponse)
 def new_chat(
-    request: Request, templates: TemplatesDep, store: StoreDep, settings: SettingsDep
+    request: Request,
+    templates: TemplatesDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    owner: OwnerDep,
 ) -> HTMLResponse:
-    return _chat_page(request, templates, store, settings, None)
+    return _chat_page(request, templates, store, settings, owner.id, None)
 
 
 @router.get("/c/{conversation_id}", response_class=HTMLResponse)
@@ -48,7 +61,8 @@ def conversation_page(
     store: StoreDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
-    return _chat_page(request, templates, store, settings, chat.conversation(conversation_id))
+    conversation = chat.conversation(conversation_id)
+    return _chat_page(request, templates, store, settings, chat.owner, conversation)
 
 
 @router.post("/c")
@@ -61,11 +75,12 @@ def ask_form(form: FormDep, chat: ChatDep) -> Response:
 
 
 @router.post("/feedback")
-def feedback_form(form: FormDep, store: StoreDep) -> Response:
+def feedback_form(form: FormDep, store: StoreDep, owner: OwnerDep) -> Response:
     rating = form.get("rating")
     if rating not in ("up", "down"):
         raise InputError("Hãy chọn “Hữu ích” hoặc “Chưa tốt”.")
-    saved = store.rate(form.get("message_id", ""), rating, form.get("comment", "").strip())
+    comment = form.get("comment", "").strip()
+    saved = store.rate(form.get("message_id", ""), rating, comment, owner=owner.id)
     return RedirectResponse(
         f"{conversation_url(saved.conversation_id)}#m-{saved.message_id}", status_code=303
     )

@@ -375,7 +375,40 @@ function foldHistoryOnPhones() {
   if (toggle && !WIDE.matches) toggle.open = false;
 }
 
+// ----- the admin page: follow a re-index until it is done -----
+
+function followReindex() {
+  const box = document.getElementById("reindex-status");
+  if (!box || box.dataset.state !== "running") return;
+  const bar = document.getElementById("reindex-progress");
+  const message = document.getElementById("reindex-message");
+  const poll = async () => {
+    let job;
+    try {
+      const response = await fetch("/api/admin/reindex", { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(String(response.status));
+      job = await response.json();
+    } catch {
+      message.textContent = "Mất kết nối với máy chủ; đang thử lại…";
+      window.setTimeout(poll, 2000);
+      return;
+    }
+    bar.value = job.percent;
+    bar.textContent = `${job.percent}%`;
+    box.dataset.state = job.state;
+    if (job.state === "running") {
+      message.textContent = `Đang lập chỉ mục… ${job.percent}%`;
+      window.setTimeout(poll, 500);
+    } else {
+      message.textContent = job.message;
+      document.querySelector(".reindex-form button")?.removeAttribute("disabled");
+    }
+  };
+  poll();
+}
+
 foldHistoryOnPhones();
+followReindex();
 setUpAskForm();
 setUpReader();
 setUpFeedback();
