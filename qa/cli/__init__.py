@@ -43,6 +43,7 @@ def _pipeline(ctx: click.Context) -> Pipeline:
         "bench": "bench.cli:bench_command",
         "llm": "qa.cli.llm:llm_command",
         "reader": "qa.cli.reader:reader_command",
+        "user": "qa.cli.users:user_command",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
