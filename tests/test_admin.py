@@ -131,6 +131,12 @@ def test_html_is_cleaned_as_the_loader_does(admin: TestClient, app: FastAPI) -> 
     assert "alert" not in article["text"] and "menu" not in article["text"]
 
 
+def test_stored_names_lose_folders_and_diacritics(admin: TestClient, pipeline: Pipeline) -> None:
+    [result] = upload(admin, ("C:\\tài liệu\\Bản Lũng Cú.TXT", NEW_ARTICLE.encode()))
+    assert (result["name"], result["articles"]) == ("ban-lung-cu.txt", ["ban-lung-cu"])
+    assert (pipeline.settings.uploads_dir / "ban-lung-cu.txt").is_file()
+
+
 def test_replacing_an_upload_keeps_its_name(admin: TestClient, pipeline: Pipeline) -> None:
     upload(admin, ("lung-cu.txt", b"Ban dau.\nNoi dung cu."))
     [again] = upload(admin, ("lung-cu.txt", NEW_ARTICLE.encode()))

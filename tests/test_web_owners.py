@@ -183,8 +183,10 @@ def test_old_database_gains_owners_and_the_first_browser_adopts_it(pipeline: Pip
     assert [c.id for c in store.conversations(owner=LOCAL_OWNER)] == ["old-1"]
     store.close()
     app = create_app(pipeline.settings, pipeline)
-    with TestClient(app) as first, TestClient(app) as second:
-        assert "Câu hỏi cũ" in first.get("/").text
+    browser_accept = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with TestClient(app) as curl, TestClient(app) as first, TestClient(app) as second:
+        assert "Câu hỏi cũ" not in curl.get("/").text  # a script is not the browser
+        assert "Câu hỏi cũ" in first.get("/", headers=browser_accept).text
         assert listed(first) == ["old-1"]
-        assert "Câu hỏi cũ" not in second.get("/").text
+        assert "Câu hỏi cũ" not in second.get("/", headers=browser_accept).text
         assert listed(second) == []

@@ -42,6 +42,9 @@ _HTTP_MESSAGES = {
     404: "Không tìm thấy trang này.",
     405: "Phương thức HTTP này không được hỗ trợ ở đây.",
 }
+_WHO_ASKS: dict[int | str, dict[str, object]] = {
+    401: {"description": "HOIDAP_AUTH=accounts: chưa đăng nhập, hoặc API token sai."},
+}
 logger = logging.getLogger(__name__)
 
 
@@ -75,7 +78,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # everything that shows articles or conversations needs to know who asks
     for area in (pages, ask, articles, conversations, openai, admin):
-        app.include_router(area.router, dependencies=[Depends(get_owner)])
+        app.include_router(area.router, dependencies=[Depends(get_owner)], responses=_WHO_ASKS)
     for area in (login, health, docs):
         app.include_router(area.router)
     _add_exception_handlers(app)

@@ -24,7 +24,6 @@ from web.conversations import ConversationStore
 
 CLIENT_ID_HEADER = "X-Client-Id"
 _CLIENT_ID_CHARS = (8, 200)
-_API_PATHS = ("/api/", "/v1/")
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,9 @@ def _browser(request: Request) -> str:
         return owner
     owner = f"browser:{uuid.uuid4().hex}"
     request.session["owner"] = owner
-    if not request.url.path.startswith(_API_PATHS):
-        # the first browser to open a page adopts the conversations from before owners
+    if "text/html" in request.headers.get("Accept", ""):
+        # the first browser to open a page adopts the conversations from before owners (a
+        # script fetching a page without asking for HTML, such as plain curl, does not)
         store: ConversationStore = request.app.state.store
         store.adopt(owner)
     return owner

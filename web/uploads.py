@@ -11,6 +11,7 @@ from pathlib import Path
 
 from qa.core.errors import HoidapError, InputError, NotFoundError
 from qa.ingest.loading import SUFFIXES, article_id, load_file
+from qa.text.vietnamese import fold
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,15 @@ class UploadResult:
 
 
 def stored_name(filename: str) -> str:
-    """The name a file is kept under: its own, made safe (it becomes the article id)."""
+    """The name a file is kept under: its own without folders or diacritics, made safe (its
+    stem becomes the article id): "C:\\docs\\Bài mới.TXT" -> "bai-moi.txt"."""
     path = Path(filename.replace("\\", "/")).name
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(
             f"chỉ nhận tệp {', '.join(SUFFIXES)} (tệp này là {suffix or 'không đuôi'})"
         )
-    return article_id(Path(path).stem) + suffix
+    return article_id(fold(Path(path).stem)) + suffix
 
 
 class Uploads:

@@ -16,7 +16,9 @@ from web.deps import AdminDep, FormDep, PipelineDep, TemplatesDep
 from web.reindex import Reindexer
 from web.uploads import UploadResult, Uploads
 
-router = APIRouter(tags=["quản trị"])
+router = APIRouter(
+    tags=["quản trị"], responses={403: {"description": "Chỉ quản trị viên được làm việc này."}}
+)
 Files = Annotated[list[UploadFile], File(description="Tệp .txt, .md, .html hoặc .jsonl.")]
 
 
