@@ -40,18 +40,19 @@ def get_owner(request: Request) -> Owner:
     return resolve(request)
 
 
-def get_admin(request: Request) -> Owner:
-    owner = resolve(request)
-    owner.require_admin()
-    return owner
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 OwnerDep = Annotated[Owner, Depends(get_owner)]
+
+
+def get_admin(owner: OwnerDep) -> Owner:
+    owner.require_admin()
+    return owner
+
+
 AdminDep = Annotated[Owner, Depends(get_admin)]
 
 

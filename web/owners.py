@@ -42,6 +42,14 @@ def user_owner(user: User) -> Owner:
 
 
 def resolve(request: Request) -> Owner:
+    """The owner of this request, worked out once per request."""
+    owner: Owner | None = getattr(request.state, "owner", None)
+    if owner is None:
+        owner = request.state.owner = _resolve(request)
+    return owner
+
+
+def _resolve(request: Request) -> Owner:
     settings = request.app.state.settings
     accounts: Accounts = request.app.state.accounts
     token = _bearer(request)
