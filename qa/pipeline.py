@@ -21,7 +21,7 @@ from qa.core.protocols import Answerer, Chunker, Embedder, Retriever, SpanReader
 from qa.core.settings import Settings
 from qa.core.types import Answer, Article, Hit, Turn
 from qa.index import store
-from qa.index.build import IndexReport, build, name_phrases
+from qa.index.build import IndexReport, Progress, build, name_phrases
 from qa.ingest.loading import load_articles
 from qa.text.vietnamese import nfc
 
@@ -71,10 +71,16 @@ class Pipeline:
         return self.settings.index_dir
 
     # ----- indexing -----
-    def index(self, paths: Iterable[Path] | None = None, progress: bool = False) -> IndexReport:
-        """Index files and folders; on any error the previous index keeps serving."""
+    def index(
+        self,
+        paths: Iterable[Path] | None = None,
+        progress: bool = False,
+        on_progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index files and folders (by default the settings' article sources, uploads
+        included); on any error the previous index keeps serving."""
         clock = time.perf_counter()
-        articles = load_articles(list(paths) if paths else self.settings.articles)
+        articles = load_articles(list(paths) if paths else self.settings.article_sources())
         load_seconds = time.perf_counter() - clock
         previous = self._previous_build()
         data, report = build(
@@ -88,6 +94,7 @@ class Pipeline:
             b=self.settings.bm25_b,
             previous=previous,
             progress=progress,
+            on_progress=on_progress,
         )
         report.seconds = {"load_clean": load_seconds, **report.seconds}
         clock = time.perf_counter()

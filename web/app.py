@@ -14,9 +14,9 @@ from pathlib import Path
 
 import fastapi_offline
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
@@ -24,16 +24,23 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from qa import __version__
-from qa.core.errors import HoidapError
+from qa.core.errors import AuthenticationError, HoidapError
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
 from web import dates
+from web.accounts import Accounts
 from web.article_search import ArticleSearch
 from web.conversations import ConversationStore
+from web.deps import get_owner
 from web.errors import Problem, describe
-from web.routes import articles, ask, conversations, docs, health, openai, pages
+from web.owners import viewer
+from web.reindex import Reindexer
+from web.routes import admin, articles, ask, conversations, docs, health, login, openai, pages
+from web.routes.login import login_url
 from web.security import HEADERS, SecurityHeaders
+from web.sessions import add_sessions
 from web.starters import Starters
+from web.uploads import Uploads
 
 WEB_DIR = Path(__file__).resolve().parent
 # Swagger UI 5 (it reads OpenAPI 3.1), as the fastapi-offline package ships it
@@ -43,16 +50,21 @@ _HTTP_MESSAGES = {
     404: "Không tìm thấy trang này.",
     405: "Phương thức HTTP này không được hỗ trợ ở đây.",
 }
+_WHO_ASKS: dict[int | str, dict[str, object]] = {
+    401: {"description": "HOIDAP_AUTH=accounts: chưa đăng nhập, hoặc API token sai."},
+}
 logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     store = ConversationStore(settings.db_path)
+    accounts = Accounts(settings.db_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         store.close()
+        accounts.close()
 
     app = FastAPI(
         title="hoidap",
@@ -67,7 +79,11 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.state.store = store
     app.state.starters = Starters()
     app.state.article_search = ArticleSearch()
+    app.state.accounts = accounts
+    app.state.uploads = Uploads(settings.uploads_dir, settings.max_upload_bytes)
+    app.state.reindexer = Reindexer(app.state.pipeline)
     app.state.templates = _templates()
+    add_sessions(app, settings)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount(
@@ -75,7 +91,10 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
         StaticFiles(directory=SWAGGER_UI_DIR),
         name="swagger-ui",
     )
-    for area in (pages, ask, articles, conversations, health, openai, docs):
+    # everything that shows articles or conversations needs to know who asks
+    for area in (pages, ask, articles, conversations, openai, admin):
+        app.include_router(area.router, dependencies=[Depends(get_owner)], responses=_WHO_ASKS)
+    for area in (login, health, docs):
         app.include_router(area.router)
     _add_exception_handlers(app)
     return app
@@ -96,7 +115,7 @@ def _templates() -> Jinja2Templates:
     # the API's own descriptions; raw HTML in them is shown as text, never run
     markdown = MarkdownIt("commonmark", {"html": False})
     env.filters["markdown"] = lambda text: Markup(markdown.render(text))
-    return Jinja2Templates(env=env)
+    return Jinja2Templates(env=env, context_processors=[viewer])
 
 
 def _add_exception_handlers(app: FastAPI) -> None:
@@ -118,6 +137,10 @@ def _add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HoidapError)
     async def library_error(request: Request, exc: HoidapError) -> Response:
+        if isinstance(exc, AuthenticationError):
+            if not request.url.path.startswith(_JSON_PATHS):
+                return RedirectResponse(login_url(request.url), status_code=303)
+            return respond(request, describe(exc), {"WWW-Authenticate": "Bearer"})
         return respond(request, describe(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -12,9 +12,12 @@ from web.sse import primed
 
 
 class Chat:
-    def __init__(self, pipeline: Pipeline, store: ConversationStore) -> None:
+    """One owner's conversations: ``owner`` is who asks (``web.owners``)."""
+
+    def __init__(self, pipeline: Pipeline, store: ConversationStore, owner: str) -> None:
         self.pipeline = pipeline
         self.store = store
+        self.owner = owner
 
     def ask(self, question: str, conversation_id: str | None = None) -> AskResponse:
         text, history = self._prepare(question, conversation_id)
@@ -32,20 +35,19 @@ class Chat:
         )
 
     def conversation(self, conversation_id: str) -> ConversationOut:
-        summary = ConversationSummary.of(self.store.conversation(conversation_id))
-        return ConversationOut(
-            **summary.model_dump(), turns=[_turn(m) for m in self.store.messages(conversation_id)]
-        )
+        summary = ConversationSummary.of(self.store.conversation(conversation_id, owner=self.owner))
+        messages = self.store.messages(conversation_id, owner=self.owner)
+        return ConversationOut(**summary.model_dump(), turns=[_turn(m) for m in messages])
 
     def _prepare(self, question: str, conversation_id: str | None) -> tuple[str, list[Turn]]:
         text = self.pipeline.check_question(question)
-        history = self.store.history(conversation_id) if conversation_id else []
+        history = self.store.history(conversation_id, owner=self.owner) if conversation_id else []
         return text, history
 
     def _record(self, conversation_id: str | None, question: str, answer: Answer) -> AskResponse:
         body = AnswerOut.of(answer, self.pipeline.data.articles)
         message = self.store.add_turn(
-            conversation_id, question, answer.text, body.model_dump_json()
+            conversation_id, question, answer.text, body.model_dump_json(), owner=self.owner
         )
         return AskResponse(
             **body.model_dump(), conversation_id=message.conversation_id, message_id=message.id

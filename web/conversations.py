@@ -1,5 +1,9 @@
 """Conversations, their turns and the feedback on answers, kept in SQLite.
 
+Every conversation has an owner (``web.owners``): only its owner lists, reads, continues or
+rates it; to anyone else it does not exist. Databases made before owners existed gain the column
+with their rows owned by ``LOCAL_OWNER``, which the first browser to open the chat adopts.
+
 One connection in WAL mode, shared by the server's threads and guarded by a lock: every read and
 write goes through it, so requests from many tabs never interleave inside a transaction. Other
 processes (a second server, the CLI) can still read and write; ``busy_timeout`` makes them wait
@@ -25,13 +29,15 @@ from qa.text.vietnamese import fold
 
 Rating = Literal["up", "down"]
 TITLE_CHARS = 200  # for a title given by renaming
+LOCAL_OWNER = "local"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT 'local'
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,6 +56,9 @@ CREATE TABLE IF NOT EXISTS feedback (
     updated_at REAL NOT NULL
 );
 """
+_OWNER_INDEX = (
+    "CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations(owner, updated_at)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Conversation:
     title: str
     created_at: float
     updated_at: float
+    owner: str = LOCAL_OWNER
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,18 @@ class ConversationStore:
         # searching ignores case and diacritics: "cao bang" finds "Cao Bằng"
         self._db.create_function("fold", 1, fold, deterministic=True)
         self._db.executescript(_SCHEMA)
+        self._add_owner_column()
+
+    def _add_owner_column(self) -> None:
+        """Databases from before owners: their conversations become the local user's."""
+        with self._transaction() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(conversations)")}
+            if "owner" not in columns:
+                db.execute(
+                    "ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL"
+                    f" DEFAULT '{LOCAL_OWNER}'"
+                )
+            db.execute(_OWNER_INDEX)
 
     def close(self) -> None:
         with self._lock:
@@ -115,42 +137,47 @@ class ConversationStore:
             self._db.execute("COMMIT")
 
     # ----- reading -----
-    def conversations(self, limit: int = 50) -> list[Conversation]:
-        """The most recently active conversations first."""
+    def conversations(self, *, owner: str, limit: int = 50) -> list[Conversation]:
+        """The owner's most recently active conversations first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT ?", (limit,)
+                "SELECT * FROM conversations WHERE owner = ?"
+                " ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+                (owner, limit),
             ).fetchall()
         return [Conversation(**row) for row in rows]
 
-    def search_conversations(self, query: str, limit: int = 50) -> list[Conversation]:
+    def search_conversations(
+        self, query: str, *, owner: str, limit: int = 50
+    ) -> list[Conversation]:
         """Conversations whose title or any question holds ``query`` (case and diacritics
         ignored), the most recently active first."""
         needle = fold(" ".join(query.split()))
         if not needle:
-            return self.conversations(limit)
+            return self.conversations(owner=owner, limit=limit)
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM conversations c WHERE instr(fold(c.title), :q) OR EXISTS"
-                " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id"
-                " AND instr(fold(m.question), :q))"
+                "SELECT * FROM conversations c WHERE c.owner = :owner AND (instr(fold(c.title), :q)"
+                " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id"
+                " AND instr(fold(m.question), :q)))"
                 " ORDER BY updated_at DESC, rowid DESC LIMIT :limit",
-                {"q": needle, "limit": limit},
+                {"q": needle, "owner": owner, "limit": limit},
             ).fetchall()
         return [Conversation(**row) for row in rows]
 
-    def conversation(self, conversation_id: str) -> Conversation:
+    def conversation(self, conversation_id: str, *, owner: str) -> Conversation:
+        """The owner's conversation; another owner's is not found, as if it did not exist."""
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+                "SELECT * FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
             ).fetchone()
         if row is None:
             raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
         return Conversation(**row)
 
-    def messages(self, conversation_id: str) -> list[Message]:
+    def messages(self, conversation_id: str, *, owner: str) -> list[Message]:
         """The turns of a conversation in order, each with its feedback if any."""
-        self.conversation(conversation_id)
+        self.conversation(conversation_id, owner=owner)
         with self._lock:
             rows = self._db.execute(
                 "SELECT m.id, m.conversation_id, m.question, m.answer_text, m.answer_json,"
@@ -161,10 +188,10 @@ class ConversationStore:
             ).fetchall()
         return [Message(**row) for row in rows]
 
-    def history(self, conversation_id: str) -> list[Turn]:
+    def history(self, conversation_id: str, *, owner: str) -> list[Turn]:
         return [
             Turn(json.loads(m.answer_json).get("standalone_question") or m.question, m.answer_text)
-            for m in self.messages(conversation_id)
+            for m in self.messages(conversation_id, owner=owner)
         ]
 
     # ----- writing -----
@@ -174,6 +201,8 @@ class ConversationStore:
         question: str,
         answer_text: str,
         answer_json: str,
+        *,
+        owner: str,
     ) -> Message:
         """Append a turn, starting a conversation titled after the question when none is given."""
         now = time.time()
@@ -188,12 +217,13 @@ class ConversationStore:
         with self._transaction() as db:
             if conversation_id is None:
                 db.execute(
-                    "INSERT INTO conversations (id, title, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (message.conversation_id, _title(question), now, now),
+                    "INSERT INTO conversations (id, title, created_at, updated_at, owner)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (message.conversation_id, _title(question), now, now, owner),
                 )
             elif not db.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+                "UPDATE conversations SET updated_at = ? WHERE id = ? AND owner = ?",
+                (now, conversation_id, owner),
             ).rowcount:
                 raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
             db.execute(
@@ -204,11 +234,15 @@ class ConversationStore:
             )
         return message
 
-    def rate(self, message_id: str, rating: Rating, comment: str = "") -> Feedback:
-        """Record feedback on an answer; rating it again replaces the earlier feedback."""
+    def rate(self, message_id: str, rating: Rating, comment: str = "", *, owner: str) -> Feedback:
+        """Record feedback on one of the owner's answers; rating it again replaces the earlier
+        feedback."""
         with self._transaction() as db:
             row = db.execute(
-                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+                "SELECT m.conversation_id FROM messages m"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.id = ? AND c.owner = ?",
+                (message_id, owner),
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"Không có câu trả lời mã {message_id!r}.")
@@ -221,7 +255,7 @@ class ConversationStore:
             )
         return Feedback(message_id, row["conversation_id"], rating, comment)
 
-    def rename(self, conversation_id: str, title: str) -> Conversation:
+    def rename(self, conversation_id: str, title: str, *, owner: str) -> Conversation:
         """Give a conversation a title of its own (whitespace collapsed, not empty)."""
         line = " ".join(title.split())
         if not line:
@@ -232,18 +266,26 @@ class ConversationStore:
             )
         with self._transaction() as db:
             if not db.execute(
-                "UPDATE conversations SET title = ? WHERE id = ?", (line, conversation_id)
+                "UPDATE conversations SET title = ? WHERE id = ? AND owner = ?",
+                (line, conversation_id, owner),
             ).rowcount:
                 raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
-        return self.conversation(conversation_id)
+        return self.conversation(conversation_id, owner=owner)
 
-    def delete(self, conversation_id: str) -> None:
+    def delete(self, conversation_id: str, *, owner: str) -> None:
         """Remove a conversation with its turns and their feedback."""
         with self._transaction() as db:
             if not db.execute(
-                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
+                "DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
             ).rowcount:
                 raise NotFoundError(f"Không có cuộc trò chuyện mã {conversation_id!r}.")
+
+    def adopt(self, owner: str, *, previous: str = LOCAL_OWNER) -> int:
+        """Give ``previous``'s conversations to ``owner``; how many there were."""
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE conversations SET owner = ? WHERE owner = ?", (owner, previous)
+            ).rowcount
 
 
 def _title(question: str) -> str:

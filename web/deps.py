@@ -10,9 +10,11 @@ from fastapi.templating import Jinja2Templates
 
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
+from web.accounts import Accounts
 from web.article_search import ArticleSearch
 from web.chat import Chat
 from web.conversations import ConversationStore
+from web.owners import Owner, resolve
 from web.starters import Starters
 
 
@@ -40,16 +42,34 @@ def get_article_search(request: Request) -> ArticleSearch:
     return request.app.state.article_search
 
 
+def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
+def get_owner(request: Request) -> Owner:
+    return resolve(request)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 StartersDep = Annotated[Starters, Depends(get_starters)]
 ArticleSearchDep = Annotated[ArticleSearch, Depends(get_article_search)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+OwnerDep = Annotated[Owner, Depends(get_owner)]
 
 
-def get_chat(pipeline: PipelineDep, store: StoreDep) -> Chat:
-    return Chat(pipeline, store)
+def get_admin(owner: OwnerDep) -> Owner:
+    owner.require_admin()
+    return owner
+
+
+AdminDep = Annotated[Owner, Depends(get_admin)]
+
+
+def get_chat(pipeline: PipelineDep, store: StoreDep, owner: OwnerDep) -> Chat:
+    return Chat(pipeline, store, owner.id)
 
 
 async def read_form(request: Request) -> dict[str, str]:

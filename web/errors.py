@@ -9,17 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.core.errors import (
+    AuthenticationError,
     BackendError,
     HoidapError,
     IndexCorruptError,
     IndexMissingError,
     InputError,
     NotFoundError,
+    PermissionDeniedError,
 )
 
 _STATUS: dict[type[HoidapError], int] = {
     InputError: 422,
     NotFoundError: 404,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
     IndexMissingError: 503,
     IndexCorruptError: 503,
     BackendError: 502,

@@ -54,9 +54,17 @@ class CitationOut(BaseModel):
         default=None, description="The short answer inside the quote, when this one holds it."
     )
     answer_end: int | None = None
+    title_generated: bool = Field(
+        default=False, description="The article has no title: `title` is its first words."
+    )
+    date_in_text: bool = Field(
+        default=False, description="The article's header has no date: `date` was found in its text."
+    )
 
     @classmethod
-    def of(cls, citation: Citation, short: ShortAnswer | None = None) -> CitationOut:
+    def of(
+        cls, citation: Citation, short: ShortAnswer | None = None, article: Article | None = None
+    ) -> CitationOut:
         inner = (short.start, short.end) if short and short.citation == citation.number else None
         return cls(
             number=citation.number,
@@ -69,6 +77,8 @@ class CitationOut(BaseModel):
             url=article_url(citation.article_id, citation.start, citation.end, inner),
             answer_start=inner[0] if inner else None,
             answer_end=inner[1] if inner else None,
+            title_generated=article.title_generated if article else False,
+            date_in_text=article.date_in_text if article else False,
         )
 
 
@@ -108,6 +118,10 @@ class PassageOut(BaseModel):
     end: int
     text: str
     url: str
+    title_generated: bool = Field(
+        description="The article has no title: `title` is its first words."
+    )
+    date_in_text: bool = Field(description="The header has no date: `date` was found in the text.")
 
     @classmethod
     def of(cls, hit: Hit, article: Article) -> PassageOut:
@@ -122,6 +136,8 @@ class PassageOut(BaseModel):
             end=hit.chunk.end,
             text=hit.chunk.text,
             url=article_url(article.id, hit.chunk.start, hit.chunk.end),
+            title_generated=article.title_generated,
+            date_in_text=article.date_in_text,
         )
 
 
@@ -159,7 +175,10 @@ class AnswerOut(BaseModel):
                 )
                 for s in answer.sentences
             ],
-            citations=[CitationOut.of(c, answer.short) for c in answer.citations],
+            citations=[
+                CitationOut.of(c, answer.short, articles.get(c.article_id))
+                for c in answer.citations
+            ],
             refused=answer.refused,
             passages=[PassageOut.of(h, articles[h.chunk.article_id]) for h in answer.hits],
             answerer=answer.answerer,
@@ -185,6 +204,10 @@ class ArticleSummary(BaseModel):
     source: str
     chars: int
     url: str
+    title_generated: bool = Field(
+        description="The article has no title: `title` is its first words."
+    )
+    date_in_text: bool = Field(description="The header has no date: `date` was found in the text.")
 
     @classmethod
     def of(cls, article: Article) -> ArticleSummary:
@@ -195,6 +218,8 @@ class ArticleSummary(BaseModel):
             source=article.source,
             chars=len(article.text),
             url=article_url(article.id),
+            title_generated=article.title_generated,
+            date_in_text=article.date_in_text,
         )
 
 

@@ -43,6 +43,7 @@ def _pipeline(ctx: click.Context) -> Pipeline:
         "bench": "bench.cli:bench_command",
         "llm": "qa.cli.llm:llm_command",
         "reader": "qa.cli.reader:reader_command",
+        "user": "qa.cli.users:user_command",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -191,6 +192,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     # first question rather than during it
     _ = pipeline.data, pipeline.embedder
     app = create_app(settings, pipeline)
+    if settings.auth == "accounts" and not app.state.accounts.users():
+        click.echo("Chưa có người dùng nào: hãy thêm bằng `qa user add TÊN --admin`.", err=True)
     click.echo(f"Trang hỏi đáp: http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
 

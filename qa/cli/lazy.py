@@ -53,4 +53,5 @@ _LAZY_HELP = {
     "bench": "Đo tốc độ, bộ nhớ và chất lượng (nạp dữ liệu, mô hình nhúng, truy vấn, máy chủ).",
     "llm": "Mô hình ngôn ngữ chạy trên máy (HOIDAP_ANSWERER=llm).",
     "reader": "Bộ đọc đã huấn luyện (HOIDAP_ANSWERER=reader): huấn luyện lại, kiểm định.",
+    "user": "Tài khoản người dùng (HOIDAP_AUTH=accounts): thêm, liệt kê, xoá, tạo API token.",
 }

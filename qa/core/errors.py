@@ -27,3 +27,11 @@ class NotFoundError(HoidapError):
 
 class BackendError(HoidapError):
     """An external service (an LLM endpoint) failed, timed out or answered garbage."""
+
+
+class AuthenticationError(HoidapError):
+    """Who is asking is unknown: not signed in, or a wrong password or API token."""
+
+
+class PermissionDeniedError(HoidapError):
+    """The caller is known but may not do this (an admin's task)."""

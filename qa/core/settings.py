@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +119,20 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Chat server address.")
     port: int = Field(default=8000, ge=1, le=65535, description="Chat server port.")
 
+    # People
+    auth: Literal["none", "accounts"] = Field(
+        default="none",
+        description="`none`: one local user, each browser with its own history; `accounts`: "
+        "sign-in with users made by `qa user add`.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs session cookies (default: generated once into DATA_DIR/secret_key).",
+    )
+    max_upload_bytes: int = Field(
+        default=5_000_000, ge=1, description="Largest article file an admin may upload."
+    )
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
@@ -151,3 +165,14 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "hoidap.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Articles uploaded in the admin page (never inside the bundled corpus)."""
+        return self.data_dir / "uploads"
+
+    def article_sources(self) -> list[Path]:
+        """What `qa index` reads by default: ARTICLES, and the uploads when there are any."""
+        uploads = self.uploads_dir
+        has_uploads = uploads.is_dir() and any(p.is_file() for p in uploads.iterdir())
+        return [*self.articles, uploads] if has_uploads else list(self.articles)

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Article:
-    """A cleaned article; ``text`` is the one source of truth for character offsets."""
+    """A cleaned article; ``text`` is the one source of truth for character offsets.
+
+    ``title_generated``: the article has no title; ``title`` is its first words.
+    ``date_in_text``: the header has no date; ``date`` was found in the text."""
 
     id: str
     title: str
@@ -16,6 +19,8 @@ class Article:
     source: str = ""
     path: str = ""
     fingerprint: str = ""
+    title_generated: bool = False
+    date_in_text: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,14 @@ from qa.text.vietnamese import capitalized_names, fold
 
 _EMBED_BATCH = 256
 _NAME_WORDS = 6
+_KEYWORD_STEP = 200  # chunks between two keyword-index progress reports
+
+# (stage, done, total): "embed" and "keywords" report as they go
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
 
 
 @dataclass
@@ -59,8 +68,11 @@ def build(
     b: float,
     previous: IndexData | None = None,
     progress: bool = False,
+    on_progress: Progress | None = None,
 ) -> tuple[IndexData, IndexReport]:
-    """Chunk, embed (only what changed since ``previous``), and index the articles."""
+    """Chunk, embed (only what changed since ``previous``), and index the articles;
+    ``progress`` draws terminal bars, ``on_progress`` hears the same steps."""
+    on_progress = on_progress or _no_progress
     report = IndexReport()
     clock = time.perf_counter()
     reusable = _reusable(previous, chunk_size, chunk_overlap, embedder.dim)
@@ -70,7 +82,7 @@ def build(
     report.seconds["chunk"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    matrix = _embed(plan, embedder, progress)
+    matrix = _embed(plan, embedder, progress, on_progress)
     report.embedded = len(plan.to_embed)
     report.seconds["embed"] = time.perf_counter() - clock
 
@@ -79,7 +91,7 @@ def build(
     report.seconds["vector_index"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    bm25 = _keyword_index(plan.chunks, k1, b, progress)
+    bm25 = _keyword_index(plan.chunks, k1, b, progress, on_progress)
     learned = acronym_lib.learn(a.text for a in articles)
     report.seconds["keyword_index"] = time.perf_counter() - clock
 
@@ -107,11 +119,15 @@ def build(
     ), report
 
 
-def _keyword_index(chunks: list[Chunk], k1: float, b: float, progress: bool) -> BM25Index:
-    terms = [
-        document_terms(c.text)
-        for c in tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)
-    ]
+def _keyword_index(
+    chunks: list[Chunk], k1: float, b: float, progress: bool, on_progress: Progress
+) -> BM25Index:
+    terms = []
+    for i, chunk in enumerate(tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)):
+        if i % _KEYWORD_STEP == 0:
+            on_progress("keywords", i, len(chunks))
+        terms.append(document_terms(chunk.text))
+    on_progress("keywords", len(chunks), len(chunks))
     return BM25Index.build(terms, k1=k1, b=b)
 
 
@@ -143,17 +159,19 @@ def _plan(
     return plan
 
 
-def _embed(plan: _Plan, embedder: Embedder, progress: bool) -> np.ndarray:
+def _embed(plan: _Plan, embedder: Embedder, progress: bool, on_progress: Progress) -> np.ndarray:
     """Embed the planned chunks without a vector, in batches; the full matrix."""
     bar = tqdm(total=len(plan.to_embed), desc="Nhúng đoạn văn", unit="đoạn", disable=not progress)
     # in length order over the whole corpus, so each model batch pads to nearly its own length
     order = sorted(plan.to_embed, key=lambda i: len(plan.chunks[i].text))
+    on_progress("embed", 0, len(order))
     for offset in range(0, len(order), _EMBED_BATCH):
         batch = order[offset : offset + _EMBED_BATCH]
         texts = [plan.chunks[i].text for i in batch]
         for row, vector in zip(batch, embedder.embed_passages(texts), strict=True):
             plan.vectors[row] = vector
         bar.update(len(batch))
+        on_progress("embed", offset + len(batch), len(order))
     bar.close()
     if not plan.vectors:
         return np.zeros((0, embedder.dim), np.float32)

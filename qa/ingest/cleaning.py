@@ -36,6 +36,12 @@ _DATELINE = re.compile(
     r"(?:\s*\|\s*lượt xem:?\s*\d+)?(?:\s*in bài viết)?\s*\|?\s*",
     re.IGNORECASE,
 )
+# a date in running text: "27/6/2022", "27-06-2022", "ngày 27 tháng 6 năm 2022"
+_TEXT_DATE = re.compile(
+    r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b"
+    r"|\bngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})\b",
+    re.IGNORECASE,
+)
 _SOURCE_PAREN = re.compile(r"^\(([\w.-]+\.[a-z]{2,})\)$", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0\u200b]+")
 _TITLE_MAX = 220
@@ -93,6 +99,22 @@ def clean_text(raw: str, title: str | None = None) -> Cleaned:
     if not source and len(body) > 1 and _looks_like_byline(body[-1]):
         source = body[-1].rstrip("./ ")
     return Cleaned(title=title.strip(), text="\n".join(body), date=date, source=source)
+
+
+def date_in_text(text: str) -> str:
+    """The date of an article whose header has none, from its first paragraph: the latest
+    one there, since the documents a report cites ("Kế hoạch số 35 ngày 13/6/2022") come
+    before the event it reports ("ngày 27/6/2022"). ISO, or "" when there is none."""
+    first = text.split("\n", 1)[0]
+    found = []
+    for match in _TEXT_DATE.finditer(first):
+        day, month, year = (int(g) for g in match.groups() if g is not None)
+        if 1 <= day <= 31 and 1 <= month <= 12 and 1900 <= year <= 2100:
+            found.append((year, month, day))
+    if not found:
+        return ""
+    year, month, day = max(found)
+    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def _looks_like_byline(line: str) -> bool:

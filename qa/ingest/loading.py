@@ -10,7 +10,7 @@ from pathlib import Path
 
 from qa.core.errors import InputError
 from qa.core.types import Article
-from qa.ingest.cleaning import clean_text, fallback_title
+from qa.ingest.cleaning import clean_text, date_in_text, fallback_title
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -42,14 +42,18 @@ def make_article(
     if not cleaned.text.strip():
         raise InputError(f"{path or raw_id}: bài viết không có nội dung sau khi làm sạch")
     final_title = cleaned.title or fallback_title(cleaned.text)
+    header_date = date or cleaned.date
+    found_date = "" if header_date else date_in_text(cleaned.text)
     return Article(
         id=article_id(raw_id),
         title=final_title,
         text=cleaned.text,
-        date=date or cleaned.date,
+        date=header_date or found_date,
         source=source or cleaned.source,
         path=path,
         fingerprint=fingerprint(final_title, cleaned.text),
+        title_generated=not cleaned.title,
+        date_in_text=bool(found_date),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from web.deps import ChatDep, StoreDep
+from web.deps import ChatDep, OwnerDep, StoreDep
 from web.schemas import (
     SEARCH_CHARS,
     ConversationOut,
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/api", tags=["trò chuyện"])
 )
 def conversations(
     store: StoreDep,
+    owner: OwnerDep,
     q: Annotated[
         str,
         Query(
@@ -33,8 +34,9 @@ def conversations(
         ),
     ] = "",
 ) -> list[ConversationSummary]:
-    """Cuộc trò chuyện gần đây nhất đứng đầu."""
-    return [ConversationSummary.of(c) for c in store.search_conversations(q)]
+    """Các cuộc trò chuyện của người hỏi (phiên trình duyệt, `X-Client-Id` hoặc token),
+    gần đây nhất đứng đầu."""
+    return [ConversationSummary.of(c) for c in store.search_conversations(q, owner=owner.id)]
 
 
 @router.get(
@@ -43,7 +45,8 @@ def conversations(
     summary="Một cuộc trò chuyện",
 )
 def conversation(conversation_id: str, chat: ChatDep) -> ConversationOut:
-    """Mọi lượt hỏi đáp của cuộc trò chuyện, kèm câu trả lời và đánh giá."""
+    """Mọi lượt hỏi đáp của cuộc trò chuyện, kèm câu trả lời và đánh giá; cuộc trò chuyện của
+    người khác trả 404 như không tồn tại."""
     return chat.conversation(conversation_id)
 
 
@@ -52,8 +55,10 @@ def conversation(conversation_id: str, chat: ChatDep) -> ConversationOut:
     response_model=ConversationSummary,
     summary="Đổi tên cuộc trò chuyện",
 )
-def rename(conversation_id: str, body: RenameRequest, store: StoreDep) -> ConversationSummary:
-    return ConversationSummary.of(store.rename(conversation_id, body.title))
+def rename(
+    conversation_id: str, body: RenameRequest, store: StoreDep, owner: OwnerDep
+) -> ConversationSummary:
+    return ConversationSummary.of(store.rename(conversation_id, body.title, owner=owner.id))
 
 
 @router.delete(
@@ -62,16 +67,16 @@ def rename(conversation_id: str, body: RenameRequest, store: StoreDep) -> Conver
     response_class=Response,
     summary="Xoá cuộc trò chuyện",
 )
-def delete(conversation_id: str, store: StoreDep) -> Response:
+def delete(conversation_id: str, store: StoreDep, owner: OwnerDep) -> Response:
     """Xoá cuộc trò chuyện cùng mọi lượt hỏi đáp và đánh giá của nó."""
-    store.delete(conversation_id)
+    store.delete(conversation_id, owner=owner.id)
     return Response(status_code=204)
 
 
 @router.post("/feedback", response_model=FeedbackOut, summary="Đánh giá câu trả lời")
-def feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackOut:
+def feedback(body: FeedbackRequest, store: StoreDep, owner: OwnerDep) -> FeedbackOut:
     """`up` hoặc `down`, kèm nhận xét nếu muốn; đánh giá lại sẽ thay đánh giá trước."""
-    saved = store.rate(body.message_id, body.rating, body.comment.strip())
+    saved = store.rate(body.message_id, body.rating, body.comment.strip(), owner=owner.id)
     return FeedbackOut(
         message_id=saved.message_id,
         conversation_id=saved.conversation_id,

@@ -13,6 +13,7 @@ from web.deps import (
     ArticleSearchDep,
     ChatDep,
     FormDep,
+    OwnerDep,
     PipelineDep,
     SettingsDep,
     StartersDep,
@@ -35,6 +36,7 @@ def _chat_page(
     templates: TemplatesDep,
     store: StoreDep,
     settings: SettingsDep,
+    owner: str,
     conversation: ConversationOut | None,
     query: str = "",
     starters: list[str] | None = None,
@@ -44,7 +46,9 @@ def _chat_page(
         "chat.html",
         {
             "conversation": conversation,
-            "conversations": [ConversationSummary.of(c) for c in store.search_conversations(query)],
+            "conversations": [
+                ConversationSummary.of(c) for c in store.search_conversations(query, owner=owner)
+            ],
             "query": query,
             "starters": starters or [],
             "max_question_chars": settings.max_question_chars,
@@ -61,9 +65,12 @@ def new_chat(
     settings: SettingsDep,
     pipeline: PipelineDep,
     starters: StartersDep,
+    owner: OwnerDep,
     q: Annotated[str, Query(max_length=SEARCH_CHARS)] = "",
 ) -> HTMLResponse:
-    return _chat_page(request, templates, store, settings, None, q, starters.questions(pipeline))
+    return _chat_page(
+        request, templates, store, settings, owner.id, None, q, starters.questions(pipeline)
+    )
 
 
 @router.get("/c/{conversation_id}", response_class=HTMLResponse)
@@ -75,7 +82,8 @@ def conversation_page(
     store: StoreDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
-    return _chat_page(request, templates, store, settings, chat.conversation(conversation_id))
+    conversation = chat.conversation(conversation_id)
+    return _chat_page(request, templates, store, settings, chat.owner, conversation)
 
 
 @router.post("/c")
@@ -90,11 +98,12 @@ def ask_form(form: FormDep, chat: ChatDep) -> Response:
 
 
 @router.post("/feedback")
-def feedback_form(form: FormDep, store: StoreDep) -> Response:
+def feedback_form(form: FormDep, store: StoreDep, owner: OwnerDep) -> Response:
     rating = form.get("rating")
     if rating not in ("up", "down"):
         raise InputError("Hãy chọn “Hữu ích” hoặc “Chưa tốt”.")
-    saved = store.rate(form.get("message_id", ""), rating, form.get("comment", "").strip())
+    comment = form.get("comment", "").strip()
+    saved = store.rate(form.get("message_id", ""), rating, comment, owner=owner.id)
     return RedirectResponse(
         f"{conversation_url(saved.conversation_id)}#m-{saved.message_id}", status_code=303
     )

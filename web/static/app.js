@@ -27,7 +27,20 @@ function seconds(value) {
   return value.toFixed(2).replace(".", ",");
 }
 
-// ----- rendering an answer (the same markup as _answer.html and _feedback.html) -----
+// ----- rendering an answer (the same markup as _answer.html, _labels.html and _feedback.html) -----
+
+function titleOf(item) {
+  if (!item.title_generated) return [item.title];
+  return [el("span", { class: "label untitled", title: "Bài viết không có tiêu đề; đây là những chữ đầu bài" },
+    "Không có tiêu đề"), " " + item.title];
+}
+
+function dateOf(item) {
+  if (!item.date) return null;
+  return el("span", { class: "date" }, item.date, item.date_in_text ? " " : null,
+    item.date_in_text ? el("span", { class: "label", title: "Phần đầu bài không ghi ngày; ngày này tìm thấy trong nội dung" },
+      "(ngày trong bài)") : null);
+}
 
 function sourceAttrs(className, item) {
   const attrs = {
@@ -58,8 +71,8 @@ function renderAnswer(answer) {
     if (answer.passages.length) {
       section.append(el("p", { class: "passages-title" }, "Các đoạn gần nhất tìm được:"));
       section.append(el("ol", { class: "passages" }, ...answer.passages.map((p) => el("li", {},
-        el("a", sourceAttrs("source-link", p), p.title),
-        p.date ? el("span", { class: "date" }, p.date) : null,
+        el("a", sourceAttrs("source-link", p), ...titleOf(p)),
+        dateOf(p),
         el("p", { class: "snippet" }, p.text)))));
     }
     parts.push(section);
@@ -93,8 +106,8 @@ function renderAnswer(answer) {
     if (answer.citations.length) {
       section.append(el("p", { class: "sources-title" }, "Nguồn"));
       section.append(el("ol", { class: "sources" }, ...answer.citations.map((c) => el("li", {},
-        el("a", sourceAttrs("source-link", c), el("span", { class: "num" }, `[${c.number}]`), " " + c.title),
-        c.date ? el("span", { class: "date" }, c.date) : null,
+        el("a", sourceAttrs("source-link", c), el("span", { class: "num" }, `[${c.number}]`), " ", ...titleOf(c)),
+        dateOf(c),
         el("blockquote", { class: "quote" }, c.quote)))));
     }
     parts.push(section);
@@ -607,9 +620,9 @@ async function openInReader(link) {
     return;
   }
   const article = await response.json();
-  document.getElementById("reader-title").textContent = article.title;
-  document.getElementById("reader-meta").textContent = [article.date, article.source]
-    .filter(Boolean).join(" · ");
+  document.getElementById("reader-title").replaceChildren(...titleOf(article));
+  document.getElementById("reader-meta").replaceChildren(
+    ...[dateOf(article), article.source].filter(Boolean).flatMap((part, i) => (i ? [" · ", part] : [part])));
   document.getElementById("reader-open").href = link.href;
   const mark = el("mark", { id: "reader-cited", tabindex: "-1" });
   if (link.dataset.answerStart !== undefined) {
@@ -706,8 +719,41 @@ function foldHistoryOnPhones() {
   if (toggle && !WIDE.matches) toggle.open = false;
 }
 
+// ----- the admin page: follow a re-index until it is done -----
+
+function followReindex() {
+  const box = document.getElementById("reindex-status");
+  if (!box || box.dataset.state !== "running") return;
+  const bar = document.getElementById("reindex-progress");
+  const message = document.getElementById("reindex-message");
+  const poll = async () => {
+    let job;
+    try {
+      const response = await fetch("/api/admin/reindex", { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(String(response.status));
+      job = await response.json();
+    } catch {
+      message.textContent = "Mất kết nối với máy chủ; đang thử lại…";
+      window.setTimeout(poll, 2000);
+      return;
+    }
+    bar.value = job.percent;
+    bar.textContent = `${job.percent}%`;
+    box.dataset.state = job.state;
+    if (job.state === "running") {
+      message.textContent = `Đang lập chỉ mục… ${job.percent}%`;
+      window.setTimeout(poll, 500);
+    } else {
+      message.textContent = job.message;
+      document.querySelector(".reindex-form button")?.removeAttribute("disabled");
+    }
+  };
+  poll();
+}
+
 foldHistoryOnPhones();
 setUpHistory();
+followReindex();
 setUpAskForm();
 setUpAnswers();
 setUpPreviews();
