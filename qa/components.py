@@ -15,11 +15,12 @@ from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.noted import NotedAnswerer
 from qa.core.errors import ModelError
 from qa.core.index_data import IndexData
-from qa.core.protocols import Answerer, Embedder, Retriever, SpanReader
+from qa.core.protocols import Answerer, Embedder, Retriever, SpanReader, TokenCounter
 from qa.core.settings import DEFAULT_MODEL, Settings
 from qa.index.dense import FaissBackend, IndexSpec
 from qa.ingest.chunking import SentenceChunker
 from qa.retrieve.hybrid import HybridRetriever
+from qa.text.token_count import RegexTokenCounter
 
 
 def model_path(settings: Settings) -> str:
@@ -50,6 +51,18 @@ def embedder(settings: Settings, progress: bool = False) -> Embedder:
         passage_prefix=settings.passage_prefix,
         show_progress=progress,
     )
+
+
+def token_counter(settings: Settings, model: str) -> TokenCounter:
+    """The tokenizer of embedding model ``model`` (the pipeline's: an injected embedder may not
+    be the settings' one); words and punctuation for ``hash:DIM``, which has no tokenizer."""
+    from embeddings import hashing
+
+    if model.startswith(hashing.PREFIX):
+        return RegexTokenCounter()
+    from embeddings.tokenizer import TokenizerCounter
+
+    return TokenizerCounter(model_path(settings) if model == settings.model else model, name=model)
 
 
 def chunker(settings: Settings) -> SentenceChunker:

@@ -17,7 +17,15 @@ from qa import components
 from qa.answer.followup import rewrite
 from qa.core.errors import HoidapError, IndexMissingError, InputError, ModelError, NotFoundError
 from qa.core.index_data import IndexData
-from qa.core.protocols import Answerer, Chunker, Embedder, Retriever, SpanReader, VectorBackend
+from qa.core.protocols import (
+    Answerer,
+    Chunker,
+    Embedder,
+    Retriever,
+    SpanReader,
+    TokenCounter,
+    VectorBackend,
+)
 from qa.core.settings import Settings
 from qa.core.types import Answer, Article, Hit, Turn
 from qa.index import store
@@ -42,6 +50,7 @@ class Pipeline:
         backend: VectorBackend | None = None,
         retriever: Retriever | None = None,
         answerer: Answerer | None = None,
+        token_counter: TokenCounter | None = None,
         embedder_factory: Callable[[Settings], Embedder] = components.embedder,
     ) -> None:
         self.settings = settings
@@ -57,6 +66,8 @@ class Pipeline:
         self._loaded_from: Path | None = None
         self._lock = threading.Lock()
         self._reader_lock = threading.Lock()
+        self._token_counter = token_counter
+        self._token_lock = threading.Lock()
         self._names: tuple[IndexData, dict[str, frozenset[str]], Counter[str]] | None = None
 
     @property
@@ -65,6 +76,15 @@ class Pipeline:
             if self._embedder is None:
                 self._embedder = self._embedder_factory(self.settings)
             return self._embedder
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """The embedding model's tokenizer, loaded on first use (it counts OpenAI ``usage``)."""
+        name = self.embedder.name
+        with self._token_lock:
+            if self._token_counter is None:
+                self._token_counter = components.token_counter(self.settings, name)
+            return self._token_counter
 
     @property
     def index_dir(self) -> Path:
@@ -163,12 +183,16 @@ class Pipeline:
         kept = [h for h in hits if h.chunk.article_id not in exclude][:k]
         return [replace(h, rank=rank) for rank, h in enumerate(kept, start=1)]
 
-    def answerer(self, exclude: Collection[str] = ()) -> Answerer:
-        """The injected answerer, or the one the settings choose over the current index (as if
-        the ``exclude`` articles were not in it)."""
+    def answerer(self, exclude: Collection[str] = (), name: str | None = None) -> Answerer:
+        """The injected answerer, or the one the settings choose (or ``name``: "reader",
+        "extractive", ...) over the current index, as if the ``exclude`` articles were not in
+        it."""
         if self._answerer is not None:
             return self._answerer
-        return components.answerer(self.settings, self._without(exclude), reader=self._span_reader)
+        settings = self.settings
+        if name is not None and name != settings.answerer:
+            settings = settings.model_copy(update={"answerer": name})
+        return components.answerer(settings, self._without(exclude), reader=self._span_reader)
 
     def _without(self, exclude: Collection[str]) -> IndexData:
         """The index with the names only the ``exclude`` articles use taken out, so that a
@@ -206,20 +230,29 @@ class Pipeline:
         return text, standalone, hits, time.perf_counter() - clock
 
     def ask(
-        self, question: str, history: Sequence[Turn] = (), exclude: Collection[str] = ()
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        exclude: Collection[str] = (),
+        answerer: str | None = None,
     ) -> Answer:
-        """Answer with citations, or refuse; follow-ups are read in the light of ``history``."""
-        *_, answer = self.ask_stream(question, history, exclude)
+        """Answer with citations, or refuse; follow-ups are read in the light of ``history``;
+        ``answerer`` names another answerer than the settings' one."""
+        *_, answer = self.ask_stream(question, history, exclude, answerer)
         assert isinstance(answer, Answer)
         return answer
 
     def ask_stream(
-        self, question: str, history: Sequence[Turn] = (), exclude: Collection[str] = ()
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        exclude: Collection[str] = (),
+        answerer: str | None = None,
     ) -> Iterator[str | Answer]:
         """Text deltas as the answer is written, then the final checked ``Answer``."""
         text, standalone, hits, retrieve_seconds = self._prepare(question, history, exclude)
         clock = time.perf_counter()
-        for item in self.answerer(exclude).stream(standalone, hits):
+        for item in self.answerer(exclude, answerer).stream(standalone, hits):
             if isinstance(item, Answer):
                 item.question = text
                 item.standalone_question = standalone

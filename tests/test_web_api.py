@@ -37,12 +37,14 @@ def histories(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     seen: dict[str, list[Turn]] = {}
     ask, ask_stream = pipeline.ask, pipeline.ask_stream
 
-    def recording_ask(question: str, history: Sequence[Turn] = (), exclude: object = ()) -> Answer:
+    def recording_ask(
+        question: str, history: Sequence[Turn] = (), exclude: object = (), answerer: object = None
+    ) -> Answer:
         seen[question] = list(history)
         return ask(question, history)
 
     def recording_stream(
-        question: str, history: Sequence[Turn] = (), exclude: object = ()
+        question: str, history: Sequence[Turn] = (), exclude: object = (), answerer: object = None
     ) -> Iterator[str | Answer]:
         seen[question] = list(history)
         return ask_stream(question, history)
@@ -413,7 +415,9 @@ def test_unexpected_error_is_500_without_details(
 def test_error_midway_through_a_stream_is_an_error_event(
     client: TestClient, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+    def interrupted(
+        question: str, history: Sequence[Turn] = (), answerer: object = None
+    ) -> Iterator[str | Answer]:
         yield "Theo bài viết"
         raise BackendError("Mất kết nối với máy chủ LLM.")
 

@@ -17,6 +17,7 @@ from qa.core.errors import (
     InputError,
     NotFoundError,
     PermissionDeniedError,
+    UnknownModelError,
 )
 
 _STATUS: dict[type[HoidapError], int] = {
@@ -28,6 +29,10 @@ _STATUS: dict[type[HoidapError], int] = {
     IndexCorruptError: 503,
     BackendError: 502,
 }
+# OpenAI's own type, param and code, so its clients recognise these errors
+_OPENAI: dict[type[HoidapError], tuple[str, str, str]] = {
+    UnknownModelError: ("invalid_request_error", "model", "model_not_found"),
+}
 _UNEXPECTED = "Đã xảy ra lỗi không mong muốn ở máy chủ. Vui lòng thử lại sau."
 
 
@@ -36,10 +41,16 @@ class Problem:
     status: int
     kind: str  # stable and machine-readable, e.g. "input_error"
     message: str  # for people, in Vietnamese
+    param: str | None = None  # the request field at fault, when OpenAI's clients expect one
+    code: str | None = None  # OpenAI's code for the error (default: the HTTP status)
 
-    def body(self) -> dict[str, dict[str, str | int]]:
+    def body(self) -> dict[str, dict[str, str | int | None]]:
         """The JSON error of every /api and /v1 response; OpenAI's shape, so its clients read it."""
-        return {"error": {"message": self.message, "type": self.kind, "code": self.status}}
+        error: dict[str, str | int | None] = {"message": self.message, "type": self.kind}
+        if self.code is not None:
+            error["param"] = self.param
+        error["code"] = self.code or self.status
+        return {"error": error}
 
 
 def describe(exc: Exception) -> Problem:
@@ -47,6 +58,9 @@ def describe(exc: Exception) -> Problem:
     if not isinstance(exc, HoidapError):
         return Problem(500, "internal_error", _UNEXPECTED)
     status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 500)
+    if type(exc) in _OPENAI:
+        kind, param, code = _OPENAI[type(exc)]
+        return Problem(status, kind, str(exc), param, code)
     return Problem(status, _snake(type(exc).__name__), str(exc))
 
 

@@ -25,6 +25,10 @@ class NotFoundError(HoidapError):
     """An article, conversation or other id does not exist."""
 
 
+class UnknownModelError(NotFoundError):
+    """A model name the OpenAI-compatible API does not serve."""
+
+
 class BackendError(HoidapError):
     """An external service (an LLM endpoint) failed, timed out or answered garbage."""
 

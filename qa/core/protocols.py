@@ -30,6 +30,14 @@ class Embedder(Protocol):
         ...
 
 
+class TokenCounter(Protocol):
+    """How many tokens a text is (the ``usage`` of OpenAI-compatible answers)."""
+
+    name: str
+
+    def count(self, text: str) -> int: ...
+
+
 class VectorIndex(Protocol):
     """Dense search over passage vectors; ids are row positions (chunk ids)."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,11 @@ class Settings(BaseSettings):
     # Web
     host: str = Field(default="127.0.0.1", description="Chat server address.")
     port: int = Field(default=8000, ge=1, le=65535, description="Chat server port.")
+    public_url: str = Field(
+        default="",
+        description="The server's address as users reach it (e.g. `https://hoidap.example/qa`): "
+        "the base of absolute citation links in /v1 answers (default: the request's own URL).",
+    )
 
     # People
     auth: Literal["none", "accounts"] = Field(
@@ -151,6 +157,14 @@ class Settings(BaseSettings):
                 f"hash embedder needs a dimension 8..4096, e.g. hash:64; got {value!r}"
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        url = urlsplit(value.strip())
+        if value.strip() and not (url.scheme in ("http", "https") and url.netloc):
+            raise ValueError(f"public_url must be an http(s) URL with a host; got {value!r}")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
