@@ -305,10 +305,6 @@ def test_chat_completions_stream(client: TestClient) -> None:
     assert chunks[-1]["citations"] == whole["citations"]
 
 
-def test_models_list_hoidap(client: TestClient) -> None:
-    assert client.get("/v1/models").json()["data"][0]["id"] == "hoidap"
-
-
 # ----- errors -----
 
 
