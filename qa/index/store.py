@@ -23,7 +23,7 @@ from qa.core.protocols import VectorBackend
 from qa.core.types import Article, Chunk
 from qa.index.bm25 import BM25Index
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: compact, memory-mapped BM25 posting lists
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
 
 
@@ -99,7 +99,7 @@ def load(link: Path, model: str, backend: VectorBackend) -> IndexData:
         for line in (link / "chunks.jsonl").read_text("utf-8").splitlines():
             cid, aid, start, end = json.loads(line)
             chunks.append(Chunk(cid, aid, start, end, articles[aid].text[start:end]))
-        vectors = np.load(link / "vectors.npy")
+        vectors = np.load(link / "vectors.npy", mmap_mode="r")  # read only when re-indexing
         dense = backend.load(link / "dense.faiss", manifest.index_kind)
         bm25 = BM25Index.load(link)
         acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
