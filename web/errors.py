@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from qa.core.errors import (
     AuthenticationError,
     BackendError,
+    BusyError,
     HoidapError,
     IndexCorruptError,
     IndexMissingError,
@@ -27,6 +28,7 @@ _STATUS: dict[type[HoidapError], int] = {
     IndexMissingError: 503,
     IndexCorruptError: 503,
     BackendError: 502,
+    BusyError: 503,
 }
 _UNEXPECTED = "Đã xảy ra lỗi không mong muốn ở máy chủ. Vui lòng thử lại sau."
 

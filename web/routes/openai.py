@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from qa.core.types import Answer
 from web import sse
-from web.deps import PipelineDep
+from web.deps import ComputeDep, PipelineDep
 from web.errors import Problem
 from web.openai_compat import (
     ChatCompletion,
@@ -39,8 +39,8 @@ def models() -> ModelList:
     summary="Chat completions (tương thích OpenAI)",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def chat_completions(
-    body: ChatCompletionRequest, pipeline: PipelineDep
+async def chat_completions(
+    body: ChatCompletionRequest, pipeline: PipelineDep, compute: ComputeDep
 ) -> ChatCompletion | StreamingResponse:
     """Trả lời tin nhắn `user` cuối cùng; các lượt trước là lịch sử. `stream: true` gửi các sự
     kiện `chat.completion.chunk`, kết thúc bằng `data: [DONE]`. Nguồn được nối vào cuối nội dung
@@ -48,10 +48,10 @@ def chat_completions(
     question, history = body.question_and_history()
     text = pipeline.check_question(question)
     if not body.stream:
-        return completion(pipeline.ask(text, history), body.model)
-    events = sse.primed(pipeline.ask_stream(text, history))
+        return completion(await compute.run(pipeline.ask, text, history), body.model)
+    events = await compute.run(sse.primed, pipeline.ask_stream(text, history))
     return StreamingResponse(
-        sse.guarded(_chunks(events, body.model), _error_chunk),
+        compute.iterate(sse.guarded(_chunks(events, body.model), _error_chunk)),
         media_type="text/event-stream",
         headers=sse.HEADERS,
     )
