@@ -128,9 +128,10 @@ def run(settings: Settings, plan: Plan, log: Callable[[str], None]) -> list[repo
         sections.append(
             load.run(
                 settings,
-                levels=(1, 8, 32),
-                requests=20 if plan.quick else 150,
-                time_limit_s=30 if plan.quick else 90,
+                levels=(1, 8, 32) if plan.quick else (1, 8, 32, 200),
+                requests=20 if plan.quick else 200,
+                time_limit_s=30 if plan.quick else 120,
+                mixed_clients=20 if plan.quick else 200,
                 dev_questions=plan.dev_questions,
                 log=log,
             )

@@ -1,10 +1,12 @@
 """Section 4: the chat server under load, on loopback only, bounded in requests and time.
 
 uvicorn serves ``create_app(settings, pipeline)`` over the bundled corpus in a child process
-(``bench/load_server.py``); an asyncio httpx client keeps 1, 8 or 32 requests in flight against
-``POST /api/ask``. Every request asks a different question (a share of the bundled eval set, topped up
-with dev benchmark questions, mostly refused over the bundled corpus), so the query-embedding
-cache never answers for the model.
+(``bench/load_server.py``, configured as ``qa serve`` is); an asyncio httpx client keeps 1, 8, 32
+or 200 requests in flight against ``POST /api/ask``. Every request asks a different question (a
+share of the bundled eval set, topped up with dev benchmark questions, mostly refused over the
+bundled corpus), so the query-embedding cache never answers for the model. Then the mixed run
+(``bench/load_mixed.py``): 200 clients with 3 different requests each, and every acknowledged
+write looked up in the server's database once it has stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import IO
 
 import httpx
 
+from bench import load_mixed
 from bench.corpus import BUNDLED
 from bench.machine import machine_info
 from bench.report import Section
@@ -106,7 +109,7 @@ async def _load(
                 errors += 1
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as http:
         start = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         return latencies, errors, refused, time.perf_counter() - start
@@ -136,6 +139,7 @@ def run(
     levels: tuple[int, ...],
     requests: int,
     time_limit_s: float,
+    mixed_clients: int,
     dev_questions: Path | None,
     log: Callable[[str], None],
 ) -> Section:
@@ -153,9 +157,11 @@ def run(
             "refused",
         ],
     )
+    (settings.data_dir / "bench").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="server-", dir=settings.data_dir / "bench"))
     url, process, log_file = _start_server(settings, scratch)
-    batches = question_batches(dev_questions, len(levels), requests)
+    *batches, mixed_questions = question_batches(dev_questions, len(levels) + 1, requests)
+    mixed = None
     try:
         log("server: starting uvicorn (indexes the bundled corpus, loads the model)")
         _wait_healthy(url, process, 300)
@@ -171,22 +177,78 @@ def run(
                 errors,
                 refused,
             )
-            section.data[str(clients)] = {"rps": len(lat) / wall, **p, "n": len(lat)}
+            section.data[str(clients)] = {
+                "rps": len(lat) / wall,
+                **p,
+                "n": len(lat),
+                "errors": errors,
+            }
+        if mixed_clients:
+            log(f"server: mixed run, {mixed_clients} clients x 3 requests")
+            mixed = load_mixed.run(
+                url, mixed_questions, clients=mixed_clients, per_client=3, timeout_s=300
+            )
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
         log_file.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+    if mixed is not None:
+        _report_mixed(section, mixed, scratch / "hoidap.sqlite3")
+    shutil.rmtree(scratch, ignore_errors=True)
     section.notes += [
         "One uvicorn worker (as `qa serve` runs it) in a child process; the load generator "
         "shares the same cores. Each request is a new conversation; the server also writes "
         "each turn to its SQLite store.",
-        "Questions: every request asks a different one; each level gets a third of the bundled "
-        "eval set (answerable) and dev benchmark questions about articles not in the bundled "
-        "corpus (mostly refused, a cheaper path); the `refused` column shows the mix.",
+        "Questions: every request asks a different one; each level gets an equal share of the "
+        "bundled eval set (answerable) and dev benchmark questions about articles not in the "
+        "bundled corpus (mostly refused, a cheaper path); the `refused` column shows the mix.",
+        f"Server settings: {settings.server_workers or 'one per core'} workers, queue "
+        f"{settings.server_queue}, {settings.server_library_threads} library thread(s) per "
+        f"question, keep-alive {settings.server_keep_alive} s; the client pool keeps idle "
+        "connections 5 s (httpx's default).",
     ]
     return section
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: uvicorn finishes open requests and closes the database."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _report_mixed(section: Section, mixed: load_mixed.MixedResult, db_path: Path) -> None:
+    missing, integrity = load_mixed.missing_writes(db_path, mixed.written)
+    table = section.table(
+        f"Mixed: {mixed.clients} clients at once x {mixed.per_client} requests "
+        f"({mixed.requests} requests in {mixed.wall_s:.1f} s, "
+        f"{mixed.requests / mixed.wall_s:.1f} requests/s)",
+        ["request", "ok", "errors", "p50 ms", "p95 ms"],
+    )
+    for row in load_mixed.latency_rows(mixed):
+        table.add(*row)
+    acknowledged = len(mixed.written.messages) + len(mixed.written.ratings)
+    section.notes += [
+        "Mixed run: each client has its own connection and `X-Client-Id`; it asks (`/api/ask`, "
+        "or `/api/ask/stream` for every other client), then searches (`/api/search`, or "
+        "`/v1/chat/completions` for every other pair), then rates its answer (`/api/feedback`). "
+        "Errors: "
+        + (", ".join(f"{what} x{n}" for what, n in sorted(mixed.errors.items())) or "none")
+        + ".",
+        f"After the mixed run (server stopped): {acknowledged} acknowledged writes "
+        f"({len(mixed.written.messages)} turns, {len(mixed.written.ratings)} ratings), "
+        f"{len(missing)} missing from the database"
+        + (f" ({', '.join(missing[:5])}…)" if missing else "")
+        + f"; `PRAGMA integrity_check`: {integrity}.",
+    ]
+    section.data["mixed"] = {
+        "clients": mixed.clients,
+        "requests": mixed.requests,
+        "wall_s": mixed.wall_s,
+        "errors": dict(mixed.errors),
+        "missing_writes": len(missing),
+        "integrity": integrity,
+        "latency": {k: percentiles(v) for k, v in mixed.latencies.items() if v},
+    }

@@ -1,7 +1,8 @@
 """The chat server the load test talks to: ``python -m bench.load_server SETTINGS.json PORT``.
 
 It indexes the configured articles if there is no index yet, loads the model, answers one
-question to warm up, then serves ``web.app.create_app(settings, pipeline)`` on 127.0.0.1 only.
+question to warm up, then serves ``web.app.create_app(settings, pipeline)`` on 127.0.0.1 only,
+as ``qa serve`` does (``web.server``: its timeouts, keep-alive and library threads).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ def main(settings_file: str, port: str) -> None:
     from qa.core.errors import IndexMissingError
     from qa.core.settings import Settings
     from qa.pipeline import Pipeline
+    from web import server
     from web.app import create_app
 
     settings = Settings(**json.loads(Path(settings_file).read_text("utf-8")))
@@ -26,13 +28,12 @@ def main(settings_file: str, port: str) -> None:
     except IndexMissingError:
         pipeline.index()
     pipeline.ask("Khởi động")
-    uvicorn.run(
-        create_app(settings, pipeline),
-        host="127.0.0.1",
-        port=int(port),
-        log_level="warning",
-        access_log=False,
+    server.limit_library_threads(settings.server_library_threads)
+    app = create_app(settings, pipeline)
+    config = server.config(
+        app, settings, "127.0.0.1", int(port), log_level="warning", access_log=False
     )
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ page everywhere else. (A stream that fails after its headers are sent reports th
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,12 +25,13 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from qa import __version__
-from qa.core.errors import AuthenticationError, HoidapError
+from qa.core.errors import AuthenticationError, BusyError, HoidapError
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
 from web import dates
 from web.accounts import Accounts
 from web.article_search import ArticleSearch
+from web.compute import Compute
 from web.conversations import ConversationStore
 from web.deps import get_owner
 from web.errors import Problem, describe
@@ -82,6 +84,9 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     app.state.accounts = accounts
     app.state.uploads = Uploads(settings.uploads_dir, settings.max_upload_bytes)
     app.state.reindexer = Reindexer(app.state.pipeline)
+    app.state.compute = Compute(
+        settings.server_workers or len(os.sched_getaffinity(0)), settings.server_queue
+    )
     app.state.templates = _templates()
     add_sessions(app, settings)
     app.add_middleware(SecurityHeaders)
@@ -141,6 +146,8 @@ def _add_exception_handlers(app: FastAPI) -> None:
             if not request.url.path.startswith(_JSON_PATHS):
                 return RedirectResponse(login_url(request.url), status_code=303)
             return respond(request, describe(exc), {"WWW-Authenticate": "Bearer"})
+        if isinstance(exc, BusyError):
+            return respond(request, describe(exc), {"Retry-After": str(exc.retry_after)})
         return respond(request, describe(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -13,6 +13,7 @@ from qa.pipeline import Pipeline
 from web.accounts import Accounts
 from web.article_search import ArticleSearch
 from web.chat import Chat
+from web.compute import Compute
 from web.conversations import ConversationStore
 from web.owners import Owner, resolve
 from web.starters import Starters
@@ -46,6 +47,10 @@ def get_accounts(request: Request) -> Accounts:
     return request.app.state.accounts
 
 
+def get_compute(request: Request) -> Compute:
+    return request.app.state.compute
+
+
 def get_owner(request: Request) -> Owner:
     return resolve(request)
 
@@ -58,6 +63,7 @@ StartersDep = Annotated[Starters, Depends(get_starters)]
 ArticleSearchDep = Annotated[ArticleSearch, Depends(get_article_search)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 OwnerDep = Annotated[Owner, Depends(get_owner)]
+ComputeDep = Annotated[Compute, Depends(get_compute)]
 
 
 def get_admin(owner: OwnerDep) -> Owner:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from qa.core.errors import (
     AuthenticationError,
     BackendError,
+    BusyError,
     HoidapError,
     IndexCorruptError,
     IndexMissingError,
@@ -28,6 +29,7 @@ _STATUS: dict[type[HoidapError], int] = {
     IndexMissingError: 503,
     IndexCorruptError: 503,
     BackendError: 502,
+    BusyError: 503,
 }
 # OpenAI's own type, param and code, so its clients recognise these errors
 _OPENAI: dict[type[HoidapError], tuple[str, str, str]] = {

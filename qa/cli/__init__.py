@@ -184,18 +184,21 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Chạy trang hỏi đáp trên trình duyệt."""
     import uvicorn
 
+    from web import server
     from web.app import create_app
 
     settings = _settings(ctx)
     pipeline = _pipeline(ctx)
-    # fail here, with a clear message, if there is no usable index; load the model before the
+    # fail here, with a clear message, if there is no usable index; load the models before the
     # first question rather than during it
-    _ = pipeline.data, pipeline.embedder
+    _ = pipeline.data, pipeline.embedder, pipeline.answerer()
+    server.limit_library_threads(settings.server_library_threads)
     app = create_app(settings, pipeline)
     if settings.auth == "accounts" and not app.state.accounts.users():
         click.echo("Chưa có người dùng nào: hãy thêm bằng `qa user add TÊN --admin`.", err=True)
-    click.echo(f"Trang hỏi đáp: http://{host or settings.host}:{port or settings.port}")
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"Trang hỏi đáp: http://{host}:{port}")
+    uvicorn.Server(server.config(app, settings, host, port, log_level="info")).run()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

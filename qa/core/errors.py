@@ -39,3 +39,11 @@ class AuthenticationError(HoidapError):
 
 class PermissionDeniedError(HoidapError):
     """The caller is known but may not do this (an admin's task)."""
+
+
+class BusyError(HoidapError):
+    """Too many questions are waiting already; ``retry_after`` says in how many seconds to retry."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

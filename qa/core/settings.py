@@ -124,6 +124,39 @@ class Settings(BaseSettings):
         description="The server's address as users reach it (e.g. `https://hoidap.example/qa`): "
         "the base of absolute citation links in /v1 answers (default: the request's own URL).",
     )
+    server_workers: int = Field(
+        default=0, ge=0, description="Questions computed at once (threads); 0: one per CPU core."
+    )
+    server_queue: int = Field(
+        default=256,
+        ge=0,
+        description="Questions that may wait for a worker; beyond that the server answers 503 "
+        "with Retry-After.",
+    )
+    server_library_threads: int = Field(
+        default=1, ge=1, description="Threads FAISS, BLAS and torch use inside one question."
+    )
+    server_header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's headers (from its first byte, or "
+        "from connecting); then 408 and the connection is closed.",
+    )
+    server_body_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds a client has to send a request's body."
+    )
+    server_keep_alive: int = Field(
+        default=75,
+        ge=1,
+        description="Seconds an idle connection is kept open; longer than clients' pools keep "
+        "theirs, so the client always closes first.",
+    )
+    server_max_connections: int = Field(
+        default=1000, ge=1, description="Open connections before new requests get 503."
+    )
+    server_shutdown_timeout: int = Field(
+        default=15, ge=0, description="Seconds open requests get to finish when the server stops."
+    )
 
     # People
     auth: Literal["none", "accounts"] = Field(

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from qa.pipeline import Pipeline
 from web import sse
-from web.deps import ChatDep, PipelineDep
+from web.deps import ChatDep, ComputeDep, PipelineDep
 from web.errors import Problem
 from web.schemas import AskRequest, AskResponse, PassageOut, SearchResponse
 
@@ -25,9 +26,9 @@ Trả lời qua `text/event-stream`: các sự kiện `delta` (`{"text": "..."}`
 
 
 @router.post("/ask", response_model=AskResponse, summary="Hỏi")
-def ask(body: AskRequest, chat: ChatDep) -> AskResponse:
+async def ask(body: AskRequest, chat: ChatDep, compute: ComputeDep) -> AskResponse:
     """Trả lời kèm trích dẫn, hoặc từ chối; gửi `conversation_id` để hỏi tiếp trong cuộc trò chuyện."""
-    return chat.ask(body.question, body.conversation_id)
+    return await compute.run(chat.ask, body.question, body.conversation_id)
 
 
 @router.post(
@@ -37,10 +38,10 @@ def ask(body: AskRequest, chat: ChatDep) -> AskResponse:
     description=_STREAM_DOC,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def ask_stream(body: AskRequest, chat: ChatDep) -> StreamingResponse:
-    events = chat.stream(body.question, body.conversation_id)
+async def ask_stream(body: AskRequest, chat: ChatDep, compute: ComputeDep) -> StreamingResponse:
+    events = await compute.run(chat.stream, body.question, body.conversation_id)
     return StreamingResponse(
-        sse.guarded(_encode(events), _error_event),
+        compute.iterate(sse.guarded(_encode(events), _error_event)),
         media_type="text/event-stream",
         headers=sse.HEADERS,
     )
@@ -59,12 +60,17 @@ def _error_event(problem: Problem) -> str:
 
 
 @router.get("/search", response_model=SearchResponse, summary="Tìm đoạn văn")
-def search(
+async def search(
     pipeline: PipelineDep,
+    compute: ComputeDep,
     q: Annotated[str, Query(description="Câu hỏi hoặc từ khoá.")],
     k: Annotated[int | None, Query(ge=1, le=100, description="Số đoạn trả về.")] = None,
 ) -> SearchResponse:
     """Các đoạn văn gần với câu hỏi nhất, kèm điểm của từng bước truy hồi."""
+    return await compute.run(_search, pipeline, q, k)
+
+
+def _search(pipeline: Pipeline, q: str, k: int | None) -> SearchResponse:
     articles = pipeline.data.articles
     hits = pipeline.search(q, k)
     return SearchResponse(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from qa.core.types import Answer
 from web import sse
-from web.deps import PipelineDep, SettingsDep
+from web.deps import ComputeDep, PipelineDep, SettingsDep
 from web.errors import Problem
 from web.openai_compat import (
     ChatCompletion,
@@ -56,8 +57,12 @@ def models(settings: SettingsDep) -> ModelList:
     summary="Chat completions (tương thích OpenAI)",
     responses={200: {"content": {"text/event-stream": {}}}, **_UNKNOWN_MODEL},
 )
-def chat_completions(
-    body: ChatCompletionRequest, request: Request, pipeline: PipelineDep, settings: SettingsDep
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    pipeline: PipelineDep,
+    settings: SettingsDep,
+    compute: ComputeDep,
 ) -> ChatCompletion | StreamingResponse:
     """Trả lời tin nhắn `user` cuối cùng; các lượt trước là lịch sử. `stream: true` gửi các sự
     kiện `chat.completion.chunk`, kết thúc bằng `data: [DONE]`; với
@@ -76,14 +81,16 @@ def chat_completions(
         return Usage.counted(pipeline.token_counter, text, history, sent)
 
     if not body.stream:
-        answer = pipeline.ask(text, history, answerer=answerer)
+        answer = await compute.run(partial(pipeline.ask, text, history, answerer=answerer))
         citations = absolute([CitationOut.of(c) for c in answer.citations], base_url)
         sent = content(answer, citations)
         return completion(sent, citations, body.model, usage(sent))
-    events = sse.primed(pipeline.ask_stream(text, history, answerer=answerer))
+    events = await compute.run(sse.primed, pipeline.ask_stream(text, history, answerer=answerer))
     chunks = _chunks(events, body.model, base_url, usage if body.include_usage else None)
     return StreamingResponse(
-        sse.guarded(chunks, _error_chunk), media_type="text/event-stream", headers=sse.HEADERS
+        compute.iterate(sse.guarded(chunks, _error_chunk)),
+        media_type="text/event-stream",
+        headers=sse.HEADERS,
     )
 
 

@@ -12,6 +12,7 @@ from qa.core.errors import InputError
 from web.deps import (
     ArticleSearchDep,
     ChatDep,
+    ComputeDep,
     FormDep,
     OwnerDep,
     PipelineDep,
@@ -87,11 +88,11 @@ def conversation_page(
 
 
 @router.post("/c")
-def ask_form(form: FormDep, chat: ChatDep) -> Response:
+async def ask_form(form: FormDep, chat: ChatDep, compute: ComputeDep) -> Response:
     """The ask form without JavaScript: answer, then show the conversation at the new turn."""
     # a starter question's button sends it as "starter", beside the (empty) question box
     question = form.get("starter") or form.get("question", "")
-    reply = chat.ask(question, form.get("conversation_id") or None)
+    reply = await compute.run(chat.ask, question, form.get("conversation_id") or None)
     return RedirectResponse(
         f"{conversation_url(reply.conversation_id)}#m-{reply.message_id}", status_code=303
     )
