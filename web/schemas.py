@@ -11,6 +11,7 @@ from qa.core.types import Answer, Article, Citation, Hit, ShortAnswer
 from web.conversations import TITLE_CHARS, Conversation
 
 SEARCH_CHARS = 200  # the longest search of articles or conversations
+COMMENT_CHARS = 2000  # the longest feedback comment (the API and the form)
 
 
 def article_url(
@@ -234,7 +235,7 @@ class ArticleOut(ArticleSummary):
 class FeedbackRequest(BaseModel):
     message_id: str
     rating: Literal["up", "down"]
-    comment: str = Field(default="", max_length=2000)
+    comment: str = Field(default="", max_length=COMMENT_CHARS)
 
 
 class FeedbackOut(BaseModel):
