@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -236,3 +238,124 @@ def test_the_feedback_form_caps_its_comment_like_the_api(client: TestClient) -> 
     assert api.status_code == 422
     rated = client.get(f"/api/conversations/{answer['conversation_id']}").json()
     assert rated["turns"][0]["rating"] is None
+
+
+# ----- text that is not Unicode -----
+
+LONE = "\\ud800"  # as JSON spells it
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/ask", f'{{"question": "Cao Bằng {LONE}"}}'),
+        ("/api/ask", f'{{"question": "{QUESTION}", "conversation_id": "{LONE}"}}'),
+        ("/api/ask/stream", f'{{"question": "{LONE}"}}'),
+        ("/api/feedback", f'{{"message_id": "{LONE}", "rating": "up"}}'),
+        ("/api/feedback", f'{{"message_id": "m", "rating": "up", "comment": "{LONE}"}}'),
+        ("/v1/chat/completions", f'{{"messages": [{{"role": "user", "content": "{LONE}"}}]}}'),
+        (
+            "/v1/chat/completions",
+            f'{{"messages": [{{"role": "user", "content": "a {LONE}"}},'
+            f' {{"role": "assistant", "content": "b"}}, {{"role": "user", "content": "c"}}]}}',
+        ),
+        (
+            "/v1/chat/completions",
+            f'{{"messages": [{{"role": "user", "content": [{{"type": "text", "text": "{LONE}"}}]}}]}}',
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_a_clear_422(client: TestClient, path: str, body: str) -> None:
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert "U+D800" in error(response, 422)
+
+
+def test_a_lone_surrogate_in_a_new_title_is_a_422(client: TestClient) -> None:
+    answer = client.post("/api/ask", json={"question": QUESTION}).json()
+    response = client.patch(
+        f"/api/conversations/{answer['conversation_id']}",
+        content=f'{{"title": "{LONE}"}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert "U+D800" in error(response, 422)
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe", b"\xed\xa0\x80", b"\xc3"])
+def test_bytes_that_are_not_utf8_are_a_clear_422(client: TestClient, raw: bytes) -> None:
+    body = b'{"question": "Cao ' + raw + b'"}'
+    response = client.post("/api/ask", content=body, headers={"Content-Type": "application/json"})
+    assert error(response, 422)
+    form = client.post(
+        "/c",
+        content=b"question=Cao+" + raw,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 422 and "UTF-8" in form.text
+
+
+def test_percent_escapes_that_are_not_utf8_are_a_clear_422(client: TestClient) -> None:
+    form = client.post(
+        "/feedback",
+        content=b"message_id=%ED%A0%80&rating=up",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 422 and "UTF-8" in form.text
+
+
+# ----- conversation ids are checked before answering -----
+
+
+@pytest.mark.parametrize("conversation_id", ["", "no-such-conversation"])
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_a_bad_conversation_id_fails_before_any_answer(
+    client: TestClient,
+    pipeline: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    conversation_id: str,
+) -> None:
+    answered: list[str] = []
+    real_ask, real_stream = pipeline.ask, pipeline.ask_stream
+    monkeypatch.setattr(pipeline, "ask", lambda *a, **k: answered.append("ask") or real_ask(*a))
+    monkeypatch.setattr(
+        pipeline, "ask_stream", lambda *a, **k: answered.append("stream") or real_stream(*a)
+    )
+    body = {"question": QUESTION, "conversation_id": conversation_id}
+    response = client.post(path, json=body)
+    assert response.status_code in (404, 422), response.text
+    assert response.headers["content-type"] == "application/json"  # not an event stream
+    assert "delta" not in response.text
+    assert answered == []
+
+
+def test_another_owners_conversation_fails_before_any_answer(
+    app: FastAPI, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestClient(app) as lan, TestClient(app) as minh:
+        theirs = lan.post("/api/ask", json={"question": QUESTION}).json()["conversation_id"]
+        monkeypatch.setattr(pipeline, "ask_stream", lambda *a, **k: pytest.fail("answered"))
+        body = {"question": QUESTION, "conversation_id": theirs}
+        assert minh.post("/api/ask/stream", json=body).status_code == 404
+
+
+# ----- a damaged index swapped in under a running server -----
+
+
+def test_a_truncated_keyword_index_is_a_503(client: TestClient, pipeline: Pipeline) -> None:
+    assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
+    link = pipeline.settings.index_dir
+    damaged = link.resolve().with_name("damaged")
+    shutil.copytree(link.resolve(), damaged)
+    npz = damaged / "bm25_accented.npz"
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    staged = link.with_name("staged")
+    staged.symlink_to(damaged)
+    os.replace(staged, link)
+    for response in (
+        client.post("/api/ask", json={"question": QUESTION}),
+        client.get("/api/search", params={"q": QUESTION}),
+        client.get("/healthz"),
+    ):
+        assert "qa index" in error(response, 503)
+    page = client.get("/articles")
+    assert page.status_code == 503 and "qa index" in page.text

@@ -49,6 +49,7 @@ WEB_DIR = Path(__file__).resolve().parent
 # Swagger UI 5 (it reads OpenAPI 3.1), as the fastapi-offline package ships it
 SWAGGER_UI_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 _HTTP_MESSAGES = {
+    400: "Không đọc được nội dung gửi lên.",
     404: "Không tìm thấy trang này.",
     405: "Phương thức HTTP này không được hỗ trợ ở đây.",
 }
@@ -157,6 +158,9 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 413:  # the body limit stopped the reading (web.limits)
             return respond(request, too_large(request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)))
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI could not decode the JSON
+            message = "Nội dung gửi lên không phải văn bản UTF-8 hợp lệ."
+            return respond(request, Problem(422, "input_error", message))
         message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         return respond(request, Problem(exc.status_code, "http_error", message), exc.headers)
 

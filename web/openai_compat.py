@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qa.core.errors import InputError
 from qa.core.types import Answer, Turn
-from web.schemas import CitationOut
+from web.schemas import CitationOut, UnicodeStr
 
 MODEL = "hoidap"
 _SOURCES = "\n\nNguồn:\n"
@@ -23,14 +23,14 @@ _SOURCES = "\n\nNguồn:\n"
 
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    type: str
-    text: str = ""
+    type: UnicodeStr
+    text: UnicodeStr = ""
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    role: str
-    content: str | list[ContentPart] | None = None
+    role: UnicodeStr
+    content: UnicodeStr | list[ContentPart] | None = None
 
     @property
     def text(self) -> str:
@@ -42,7 +42,7 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(BaseModel):
     # sampling options (temperature, max_tokens, ...) are accepted and have no effect
     model_config = ConfigDict(extra="ignore")
-    model: str = MODEL
+    model: UnicodeStr = MODEL
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
 
