@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import BeforeValidator, BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from qa.core.types import Answer, Article, Citation, Hit, ShortAnswer
 from web.conversations import TITLE_CHARS, Conversation
