@@ -26,7 +26,7 @@ from qa.core.protocols import (
     TokenCounter,
     VectorBackend,
 )
-from qa.core.settings import Settings
+from qa.core.settings import MAX_K, Settings
 from qa.core.types import Answer, Article, Hit, Turn
 from qa.index import store
 from qa.index.build import IndexReport, Progress, build, name_phrases
@@ -170,9 +170,9 @@ class Pipeline:
         """The ``k`` best passages; ``exclude`` names articles to search as if they were not in
         the index (eval's "gold article removed" questions)."""
         text = self.check_question(query)
-        k = k or self.settings.top_k
-        if not 1 <= k <= 100:
-            raise InputError(f"Số kết quả k phải từ 1 đến 100 (nhận {k}).")
+        k = self.settings.top_k if k is None else k
+        if not 1 <= k <= MAX_K:
+            raise InputError(f"Số kết quả k phải từ 1 đến {MAX_K} (nhận {k}).")
         return self._retrieve(text, k, exclude)
 
     def _retrieve(self, text: str, k: int, exclude: Collection[str]) -> list[Hit]:

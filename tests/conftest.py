@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from embeddings.hashing import HashEmbedder
-from qa.core.settings import PROJECT_ROOT, Settings
+from qa.core.settings import LOOPBACK_HOSTS, PROJECT_ROOT, Settings
 from qa.pipeline import Pipeline
 
 CORPUS = PROJECT_ROOT / "data" / "articles"
+# FastAPI's TestClient sends ``Host: testserver``
+TEST_HOSTS = [*LOOPBACK_HOSTS, "testserver"]
 
 
 def clear_hoidap_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +35,9 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
     """Settings over the bundled corpus; the keyword answerer unless a test asks for another
     (the fast tests use no model; the reader has its own tests and the real-model ones)."""
     overrides.setdefault("answerer", "extractive")
-    return Settings(data_dir=tmp, articles=[CORPUS], **overrides)  # type: ignore[arg-type]
+    overrides.setdefault("allowed_hosts", TEST_HOSTS)
+    overrides.setdefault("articles", [CORPUS])
+    return Settings(data_dir=tmp, **overrides)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -178,3 +178,76 @@ def test_lazy_help_lines_match_the_commands() -> None:
         command = cli.get_command(None, name)  # type: ignore[arg-type]
         assert command is not None and command.help is not None
         assert command.help.strip().splitlines()[0] == _LAZY_HELP[name]
+
+
+def test_k_out_of_range_is_refused_like_the_api(indexed: Path, capsys) -> None:
+    for k in ("0", "-1", "101"):
+        code, out, err = run(capsys, indexed, "search", "Cao Bằng", "-k", k)
+        assert code == 2 and "1<=x<=100" in err and out == ""
+    code, out, _ = run(capsys, indexed, "search", "Cao Bằng", "-k", "2", "--json")
+    assert code == 0 and len(json.loads(out)["passages"]) == 2
+
+
+def test_the_library_refuses_k_zero_too(indexed: Path) -> None:
+    from embeddings.hashing import HashEmbedder
+    from qa.core.errors import InputError
+    from tests.conftest import make_settings
+
+    pipeline = Pipeline(make_settings(indexed), embedder=HashEmbedder())
+    with pytest.raises(InputError, match="từ 1 đến 100"):
+        pipeline.search("Cao Bằng", 0)
+
+
+# bytes that are not UTF-8 reach Python's argv as surrogate escapes
+NOT_UTF8 = b"Cao B\xe1ng".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("search", NOT_UTF8),
+        ("ask", NOT_UTF8),
+        ("ask", "a\ud800"),
+        ("--model", NOT_UTF8, "ask", "x"),
+    ],
+)
+def test_arguments_that_are_not_utf8_get_a_message(indexed: Path, capsys, args) -> None:
+    code, _, err = run(capsys, indexed, *args)
+    assert code == 2 and "UTF-8" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("failure", ["surrogates", "decode"])
+def test_chat_input_that_is_not_utf8_gets_a_message(
+    indexed: Path, capsys, monkeypatch, failure: str
+) -> None:
+    def bad_input(_prompt: str) -> str:
+        if failure == "decode":  # a strict UTF-8 stdin
+            raise UnicodeDecodeError("utf-8", b"\xe1", 0, 1, "invalid continuation byte")
+        return NOT_UTF8  # a stdin decoded with surrogateescape (C locale)
+
+    monkeypatch.setattr("builtins.input", bad_input)
+    code, _, err = run(capsys, indexed, "chat")
+    assert code == 2 and "UTF-8" in err
+
+
+@pytest.mark.parametrize("command", [("search", "Cao Bằng"), ("serve",)])
+def test_a_truncated_keyword_index_is_a_message(indexed: Path, capsys, monkeypatch, command):
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("served a broken index"))
+    npz = indexed / "index" / "bm25_accented.npz"
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    code, _, err = run(capsys, indexed, *command)
+    assert code == 1 and "qa index" in err and "Traceback" not in err
+
+
+def test_serve_answers_to_the_host_it_is_bound_to(indexed: Path, capsys, monkeypatch) -> None:
+    served: dict[str, object] = {}
+
+    def fake_run(app, host: str, port: int, **_: object) -> None:  # type: ignore[no-untyped-def]
+        served.update(hosts=app.state.settings.served_hosts(), host=host, port=port)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    code, _, err = run(capsys, indexed, "serve", "--host", "hoidap.lan", "--port", "9001")
+    assert code == 0 and served["host"] == "hoidap.lan" and served["port"] == 9001
+    assert "hoidap.lan" in served["hosts"]  # type: ignore[operator]
+    code, _, err = run(capsys, indexed, "serve", "--host", "0.0.0.0")
+    assert code == 0 and "HOIDAP_ALLOWED_HOSTS" in err

@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from embeddings.hashing import HashEmbedder
-from qa.core.settings import Settings
 from qa.pipeline import Pipeline
 from qa.text.starters import starter_questions
 from tests.conftest import make_settings
@@ -185,7 +184,7 @@ def test_starters_follow_the_corpus_that_is_indexed(tmp_path: Path) -> None:
         "# Hội thi nấu ăn ở Đồng Tháp\n\nHội thi thu hút đông đảo người dân tham gia.\n",
         encoding="utf-8",
     )
-    settings = Settings(data_dir=tmp_path / "data", articles=[folder], answerer="extractive")
+    settings = make_settings(tmp_path / "data", articles=[folder])
     pipeline = Pipeline(settings, embedder=HashEmbedder())
     pipeline.index()
     with TestClient(create_app(settings, pipeline)) as client:

@@ -17,24 +17,27 @@ import fastapi_offline
 import jinja2
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from qa import __version__
 from qa.core.errors import AuthenticationError, BusyError, HoidapError
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
-from web import dates
+from web import dates, errors
 from web.accounts import Accounts
 from web.article_search import ArticleSearch
 from web.compute import Compute
 from web.conversations import ConversationStore
 from web.deps import get_owner
 from web.errors import Problem, describe
+from web.hosts import AllowedHosts, SameOrigin
+from web.limits import BodyLimit, too_large
 from web.owners import viewer
 from web.reindex import Reindexer
 from web.routes import admin, articles, ask, conversations, docs, health, login, openai, pages
@@ -47,8 +50,8 @@ from web.uploads import Uploads
 WEB_DIR = Path(__file__).resolve().parent
 # Swagger UI 5 (it reads OpenAPI 3.1), as the fastapi-offline package ships it
 SWAGGER_UI_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
-_JSON_PATHS = ("/api/", "/v1/", "/healthz", "/openapi.json")
 _HTTP_MESSAGES = {
+    400: "Không đọc được nội dung gửi lên.",
     404: "Không tìm thấy trang này.",
     405: "Phương thức HTTP này không được hỗ trợ ở đây.",
 }
@@ -88,7 +91,16 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
         settings.server_workers or len(os.sched_getaffinity(0)), settings.server_queue
     )
     app.state.templates = _templates()
+    # the last added runs first: headers on everything, then the host, the body's size, the
+    # origin of a write, and only then the session and the app
     add_sessions(app, settings)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        per_path=dict.fromkeys(admin.UPLOAD_PATHS, settings.max_upload_request_bytes),
+    )
+    app.add_middleware(AllowedHosts, hosts=settings.served_hosts())
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount(
@@ -128,22 +140,12 @@ def _add_exception_handlers(app: FastAPI) -> None:
         request: Request, problem: Problem, headers: dict[str, str] | None = None
     ) -> Response:
         # the 500 handler runs outside the middleware stack, so the headers are set here too
-        headers = {**HEADERS, **(headers or {})}
-        if request.url.path.startswith(_JSON_PATHS):
-            return JSONResponse(problem.body(), status_code=problem.status, headers=headers)
-        templates: Jinja2Templates = app.state.templates
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"problem": problem},
-            status_code=problem.status,
-            headers=headers,
-        )
+        return errors.respond(request, problem, {**HEADERS, **(headers or {})})
 
     @app.exception_handler(HoidapError)
     async def library_error(request: Request, exc: HoidapError) -> Response:
         if isinstance(exc, AuthenticationError):
-            if not request.url.path.startswith(_JSON_PATHS):
+            if not errors.wants_json(request):
                 return RedirectResponse(login_url(request.url), status_code=303)
             return respond(request, describe(exc), {"WWW-Authenticate": "Bearer"})
         if isinstance(exc, BusyError):
@@ -161,6 +163,11 @@ def _add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 413:  # the body limit stopped the reading (web.limits)
+            return respond(request, too_large(request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)))
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI could not decode the JSON
+            message = "Nội dung gửi lên không phải văn bản UTF-8 hợp lệ."
+            return respond(request, Problem(422, "input_error", message))
         message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         return respond(request, Problem(exc.status_code, "http_error", message), exc.headers)
 

@@ -40,9 +40,12 @@ class Chat:
         return ConversationOut(**summary.model_dump(), turns=[_turn(m) for m in messages])
 
     def _prepare(self, question: str, conversation_id: str | None) -> tuple[str, list[Turn]]:
+        """The checked question and the conversation's history: an empty, unknown or another
+        owner's conversation id fails here, before any answer is computed."""
         text = self.pipeline.check_question(question)
-        history = self.store.history(conversation_id, owner=self.owner) if conversation_id else []
-        return text, history
+        if conversation_id is None:
+            return text, []
+        return text, self.store.history(conversation_id, owner=self.owner)
 
     def _record(self, conversation_id: str | None, question: str, answer: Answer) -> AskResponse:
         body = AnswerOut.of(answer, self.pipeline.data.articles)

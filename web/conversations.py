@@ -208,7 +208,7 @@ class ConversationStore:
         now = time.time()
         message = Message(
             id=_new_id(),
-            conversation_id=conversation_id or _new_id(),
+            conversation_id=_new_id() if conversation_id is None else conversation_id,
             question=question,
             answer_text=answer_text,
             answer_json=answer_json,

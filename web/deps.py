@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
+from qa.core.errors import InputError
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
 from web.accounts import Accounts
@@ -79,8 +80,12 @@ def get_chat(pipeline: PipelineDep, store: StoreDep, owner: OwnerDep) -> Chat:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """A urlencoded form body (what the pages post without JavaScript)."""
-    return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    """A urlencoded form body (what the pages post without JavaScript), in UTF-8."""
+    try:
+        body = (await request.body()).decode("utf-8")
+        return dict(parse_qsl(body, keep_blank_values=True, errors="strict"))
+    except UnicodeDecodeError:
+        raise InputError("Biểu mẫu gửi lên không phải văn bản UTF-8 hợp lệ.") from None
 
 
 ChatDep = Annotated[Chat, Depends(get_chat)]

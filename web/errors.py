@@ -1,12 +1,17 @@
-"""Which HTTP status and message a user gets for each error.
+"""Which HTTP status and message a user gets for each error, and the response that says it.
 
-The exception handlers in ``web.app`` answer with these; a server-sent event stream that fails
-after its headers are out reports the same problem in its ``error`` event.
+The exception handlers in ``web.app`` and the edge middleware (``web.hosts``, ``web.limits``)
+answer with ``respond``; a server-sent event stream that fails after its headers are out reports
+the same problem in its ``error`` event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
 
 from qa.core.errors import (
     AuthenticationError,
@@ -35,6 +40,7 @@ _STATUS: dict[type[HoidapError], int] = {
 _OPENAI: dict[type[HoidapError], tuple[str, str, str]] = {
     UnknownModelError: ("invalid_request_error", "model", "model_not_found"),
 }
+_JSON_PATHS = ("/api/", "/v1/", "/healthz", "/openapi.json")
 _UNEXPECTED = "Đã xảy ra lỗi không mong muốn ở máy chủ. Vui lòng thử lại sau."
 
 
@@ -68,3 +74,17 @@ def describe(exc: Exception) -> Problem:
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(_JSON_PATHS)
+
+
+def respond(request: Request, problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    """The JSON error under /api, /v1 and /healthz; the HTML error page everywhere else."""
+    if wants_json(request):
+        return JSONResponse(problem.body(), status_code=problem.status, headers=headers)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"problem": problem}, status_code=problem.status, headers=headers
+    )

@@ -19,7 +19,7 @@ from qa.core.errors import InputError, UnknownModelError
 from qa.core.protocols import TokenCounter
 from qa.core.settings import Settings
 from qa.core.types import Answer, Turn
-from web.schemas import CitationOut
+from web.schemas import CitationOut, UnicodeStr
 
 MODEL = "hoidap"
 # answerers that run in the server process whatever the settings name (the LLM ones need a
@@ -30,14 +30,14 @@ _SOURCES = "\n\nNguồn:\n"
 
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    type: str
-    text: str = ""
+    type: UnicodeStr
+    text: UnicodeStr = ""
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    role: str
-    content: str | list[ContentPart] | None = None
+    role: UnicodeStr
+    content: UnicodeStr | list[ContentPart] | None = None
 
     @property
     def text(self) -> str:
@@ -56,7 +56,7 @@ class StreamOptions(BaseModel):
 class ChatCompletionRequest(BaseModel):
     # sampling options (temperature, max_tokens, ...) are accepted and have no effect
     model_config = ConfigDict(extra="ignore")
-    model: str = Field(default=MODEL, description="Một `id` trong `GET /v1/models`.")
+    model: UnicodeStr = Field(default=MODEL, description="Một `id` trong `GET /v1/models`.")
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None

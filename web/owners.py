@@ -116,7 +116,10 @@ def _on_loopback(request: Request) -> bool:
 
 
 def viewer(request: Request) -> dict[str, object]:
-    """For every template: who is looking (None on the sign-in page) and how people sign in."""
+    """For every template: who is looking (None on the sign-in page, and on the pages the edge
+    middleware answers before sessions: ``web.hosts``, ``web.limits``) and how people sign in."""
+    if "session" not in request.scope:
+        return {"viewer": None, "auth": request.app.state.settings.auth}
     try:
         owner: Owner | None = resolve(request)
     except (AuthenticationError, InputError):

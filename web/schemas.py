@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from qa.core.types import Answer, Article, Citation, Hit, ShortAnswer
 from web.conversations import TITLE_CHARS, Conversation
 
 SEARCH_CHARS = 200  # the longest search of articles or conversations
+COMMENT_CHARS = 2000  # the longest feedback comment (the API and the form)
+
+
+def _whole_characters(value: object) -> object:
+    # JSON may spell half a UTF-16 pair ("\\ud800"); such a string cannot be stored or shown.
+    # Checked before the length limits, which would fail on it with a vaguer message.
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = f"U+{ord(value[exc.start]):04X}"
+        raise ValueError(f"chứa ký tự không hợp lệ {bad} (nửa cặp surrogate UTF-16)") from None
+    return value
+
+
+# Every string a request sends: a lone surrogate is a 422, not an error deep inside
+UnicodeStr = Annotated[str, BeforeValidator(_whole_characters)]
 
 
 def article_url(
@@ -35,9 +53,11 @@ def conversation_url(conversation_id: str) -> str:
 
 
 class AskRequest(BaseModel):
-    question: str = Field(description="Câu hỏi, tối đa `max_question_chars` ký tự.")
-    conversation_id: str | None = Field(
-        default=None, description="Tiếp tục cuộc trò chuyện này (câu hỏi nối tiếp)."
+    question: UnicodeStr = Field(description="Câu hỏi, tối đa `max_question_chars` ký tự.")
+    conversation_id: UnicodeStr | None = Field(
+        default=None,
+        min_length=1,
+        description="Tiếp tục cuộc trò chuyện này (câu hỏi nối tiếp).",
     )
 
 
@@ -232,9 +252,9 @@ class ArticleOut(ArticleSummary):
 
 
 class FeedbackRequest(BaseModel):
-    message_id: str
+    message_id: UnicodeStr
     rating: Literal["up", "down"]
-    comment: str = Field(default="", max_length=2000)
+    comment: UnicodeStr = Field(default="", max_length=COMMENT_CHARS)
 
 
 class FeedbackOut(BaseModel):
@@ -263,7 +283,7 @@ class ConversationSummary(BaseModel):
 
 
 class RenameRequest(BaseModel):
-    title: str = Field(min_length=1, max_length=TITLE_CHARS, description="Tên mới.")
+    title: UnicodeStr = Field(min_length=1, max_length=TITLE_CHARS, description="Tên mới.")
 
 
 class TurnOut(BaseModel):

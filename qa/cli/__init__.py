@@ -17,11 +17,26 @@ from pydantic import ValidationError
 
 from qa.cli.lazy import LazyGroup
 from qa.core.errors import HoidapError, InputError
-from qa.core.settings import Settings
+from qa.core.settings import LOOPBACK_HOSTS, MAX_K, Settings
 from qa.core.types import Answer, Turn
 
 if TYPE_CHECKING:
     from qa.pipeline import Pipeline
+
+
+class NotTextError(InputError):
+    """An argument or input line that is not UTF-8 text (exit status 2, like a usage error)."""
+
+
+def _check_text(value: str, what: str) -> str:
+    """``value`` unless it holds bytes that were not UTF-8 (Python decodes arguments and, in a C
+    locale, stdin with ``surrogateescape``) or another lone surrogate."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise NotTextError(f"{what} không phải văn bản UTF-8 hợp lệ: {shown}") from None
+    return value
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -77,7 +92,9 @@ def index(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
 @cli.command()
 @click.argument("query")
-@click.option("-k", "k", default=None, type=int, help="Số đoạn trả về (mặc định 5).")
+@click.option(
+    "-k", "k", default=None, type=click.IntRange(1, MAX_K), help="Số đoạn trả về (mặc định 5)."
+)
 @click.option("--json", "as_json", is_flag=True, help="In kết quả dạng JSON.")
 @click.pass_context
 def search(ctx: click.Context, query: str, k: int | None, as_json: bool) -> None:
@@ -159,10 +176,12 @@ def chat(ctx: click.Context) -> None:
     click.echo("Nhập câu hỏi (Ctrl-D hoặc 'thoát' để kết thúc).")
     while True:
         try:
-            question = input("> ").strip()
+            question = _check_text(input("> "), "Dòng nhập").strip()
         except EOFError:
             click.echo()
             return
+        except UnicodeDecodeError:
+            raise NotTextError("Dòng nhập không phải văn bản UTF-8 hợp lệ.") from None
         if question.lower() in {"thoát", "thoat", "exit", "quit"}:
             return
         if not question:
@@ -188,6 +207,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from web.app import create_app
 
     settings = _settings(ctx)
+    # the address it is bound to is one of the host names it answers to (web.hosts)
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
     pipeline = _pipeline(ctx)
     # fail here, with a clear message, if there is no usable index; load the models before the
     # first question rather than during it
@@ -196,20 +219,33 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     app = create_app(settings, pipeline)
     if settings.auth == "accounts" and not app.state.accounts.users():
         click.echo("Chưa có người dùng nào: hãy thêm bằng `qa user add TÊN --admin`.", err=True)
-    host, port = host or settings.host, port or settings.port
-    click.echo(f"Trang hỏi đáp: http://{host}:{port}")
-    uvicorn.Server(server.config(app, settings, host, port, log_level="info")).run()
+    if set(settings.served_hosts()) <= set(LOOPBACK_HOSTS) and settings.host not in LOOPBACK_HOSTS:
+        click.echo(
+            "Máy chủ chỉ trả lời các tên loopback: thêm tên mà người dùng gõ vào trình duyệt vào "
+            "HOIDAP_ALLOWED_HOSTS (ví dụ HOIDAP_ALLOWED_HOSTS=hoidap.lan,192.168.1.10).",
+            err=True,
+        )
+    click.echo(f"Trang hỏi đáp: http://{settings.host}:{settings.port}")
+    uvicorn.Server(
+        server.config(app, settings, settings.host, settings.port, log_level="info")
+    ).run()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=argv, prog_name="qa", standalone_mode=False)
+        for arg in args:
+            _check_text(arg, "Đối số")
+        cli.main(args=args, prog_name="qa", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Đã hủy.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except NotTextError as exc:
+        click.echo(f"Lỗi: {exc}", err=True)
+        sys.exit(2)
     except HoidapError as exc:
         click.echo(f"Lỗi: {exc}", err=True)
         sys.exit(1)

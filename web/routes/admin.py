@@ -19,6 +19,8 @@ from web.uploads import UploadResult, Uploads
 router = APIRouter(
     tags=["quản trị"], responses={403: {"description": "Chỉ quản trị viên được làm việc này."}}
 )
+# the upload forms and API: their bodies may be larger (HOIDAP_MAX_UPLOAD_REQUEST_BYTES)
+UPLOAD_PATHS = ("/admin/articles", "/api/admin/uploads")
 Files = Annotated[list[UploadFile], File(description="Tệp .txt, .md, .html hoặc .jsonl.")]
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from qa.core.settings import MAX_K
 from qa.pipeline import Pipeline
 from web import sse
 from web.deps import ChatDep, ComputeDep, PipelineDep
@@ -64,7 +65,7 @@ async def search(
     pipeline: PipelineDep,
     compute: ComputeDep,
     q: Annotated[str, Query(description="Câu hỏi hoặc từ khoá.")],
-    k: Annotated[int | None, Query(ge=1, le=100, description="Số đoạn trả về.")] = None,
+    k: Annotated[int | None, Query(ge=1, le=MAX_K, description="Số đoạn trả về.")] = None,
 ) -> SearchResponse:
     """Các đoạn văn gần với câu hỏi nhất, kèm điểm của từng bước truy hồi."""
     return await compute.run(_search, pipeline, q, k)

@@ -22,6 +22,7 @@ from web.deps import (
     TemplatesDep,
 )
 from web.schemas import (
+    COMMENT_CHARS,
     SEARCH_CHARS,
     ArticleSummary,
     ConversationOut,
@@ -103,7 +104,10 @@ def feedback_form(form: FormDep, store: StoreDep, owner: OwnerDep) -> Response:
     rating = form.get("rating")
     if rating not in ("up", "down"):
         raise InputError("Hãy chọn “Hữu ích” hoặc “Chưa tốt”.")
-    comment = form.get("comment", "").strip()
+    comment = form.get("comment", "")
+    if len(comment) > COMMENT_CHARS:
+        raise InputError(f"Nhận xét quá dài ({len(comment)} ký tự; tối đa {COMMENT_CHARS}).")
+    comment = comment.strip()
     saved = store.rate(form.get("message_id", ""), rating, comment, owner=owner.id)
     return RedirectResponse(
         f"{conversation_url(saved.conversation_id)}#m-{saved.message_id}", status_code=303
