@@ -232,9 +232,9 @@ def test_chat_input_that_is_not_utf8_gets_a_message(
 
 @pytest.mark.parametrize("command", [("search", "Cao Bằng"), ("serve",)])
 def test_a_truncated_keyword_index_is_a_message(indexed: Path, capsys, monkeypatch, command):
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("served a broken index"))
-    npz = indexed / "index" / "bm25_accented.npz"
-    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    monkeypatch.setattr("uvicorn.Server.run", lambda *a, **k: pytest.fail("served a broken index"))
+    part = indexed / "index" / "bm25_accented_norm.npy"
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
     code, _, err = run(capsys, indexed, *command)
     assert code == 1 and "qa index" in err and "Traceback" not in err
 

@@ -346,8 +346,8 @@ def test_a_truncated_keyword_index_is_a_503(client: TestClient, pipeline: Pipeli
     link = pipeline.settings.index_dir
     damaged = link.resolve().with_name("damaged")
     shutil.copytree(link.resolve(), damaged)
-    npz = damaged / "bm25_accented.npz"
-    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    part = damaged / "bm25_accented_norm.npy"
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
     staged = link.with_name("staged")
     staged.symlink_to(damaged)
     os.replace(staged, link)
