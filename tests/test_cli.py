@@ -242,10 +242,13 @@ def test_a_truncated_keyword_index_is_a_message(indexed: Path, capsys, monkeypat
 def test_serve_answers_to_the_host_it_is_bound_to(indexed: Path, capsys, monkeypatch) -> None:
     served: dict[str, object] = {}
 
-    def fake_run(app, host: str, port: int, **_: object) -> None:  # type: ignore[no-untyped-def]
-        served.update(hosts=app.state.settings.served_hosts(), host=host, port=port)
+    def fake_run(server) -> None:  # type: ignore[no-untyped-def]
+        config = server.config
+        served.update(
+            hosts=config.app.state.settings.served_hosts(), host=config.host, port=config.port
+        )
 
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("uvicorn.Server.run", fake_run)
     code, _, err = run(capsys, indexed, "serve", "--host", "hoidap.lan", "--port", "9001")
     assert code == 0 and served["host"] == "hoidap.lan" and served["port"] == 9001
     assert "hoidap.lan" in served["hosts"]  # type: ignore[operator]
