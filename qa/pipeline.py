@@ -17,7 +17,7 @@ from qa import components
 from qa.answer.followup import rewrite
 from qa.core.errors import HoidapError, IndexMissingError, InputError, ModelError, NotFoundError
 from qa.core.index_data import IndexData
-from qa.core.protocols import Answerer, Chunker, Embedder, Retriever, SpanReader, VectorBackend
+from qa.core.protocols import Answerer, Chunker, Embedder, IndexBackend, Retriever, SpanReader
 from qa.core.settings import Settings
 from qa.core.types import Answer, Article, Hit, Turn
 from qa.index import store
@@ -39,7 +39,7 @@ class Pipeline:
         *,
         embedder: Embedder | None = None,
         chunker: Chunker | None = None,
-        backend: VectorBackend | None = None,
+        backend: IndexBackend | None = None,
         retriever: Retriever | None = None,
         answerer: Answerer | None = None,
         embedder_factory: Callable[[Settings], Embedder] = components.embedder,
@@ -48,7 +48,7 @@ class Pipeline:
         self._embedder = embedder
         self._embedder_factory = embedder_factory
         self.chunker = chunker or components.chunker(settings)
-        self.backend = backend or components.vector_backend(settings)
+        self.backend = backend or components.index_backend(settings)
         # injected ones are used as they are; otherwise they are made over the current index
         self._retriever = retriever
         self._answerer = answerer
@@ -99,7 +99,7 @@ class Pipeline:
         report.seconds = {"load_clean": load_seconds, **report.seconds}
         clock = time.perf_counter()
         self.index_dir.parent.mkdir(parents=True, exist_ok=True)
-        build_dir = store.save(data, self.index_dir)
+        build_dir = store.save(data, self.index_dir, self.backend)
         report.seconds["save"] = time.perf_counter() - clock
         with self._lock:
             self._data, self._loaded_from = data, build_dir

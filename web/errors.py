@@ -14,6 +14,7 @@ from qa.core.errors import (
     HoidapError,
     IndexCorruptError,
     IndexMissingError,
+    IndexUnavailableError,
     InputError,
     NotFoundError,
     PermissionDeniedError,
@@ -26,6 +27,7 @@ _STATUS: dict[type[HoidapError], int] = {
     PermissionDeniedError: 403,
     IndexMissingError: 503,
     IndexCorruptError: 503,
+    IndexUnavailableError: 503,
     BackendError: 502,
 }
 _UNEXPECTED = "Đã xảy ra lỗi không mong muốn ở máy chủ. Vui lòng thử lại sau."

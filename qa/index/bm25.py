@@ -13,6 +13,15 @@ from scipy import sparse
 from qa.core.types import QueryTerms
 
 
+def top_ids(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` highest scores, best first, without sorting every passage."""
+    n = min(n, len(scores))
+    if n <= 0:
+        return np.zeros(0, np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
 @dataclass
 class _Field:
     vocabulary: dict[str, int]
@@ -68,6 +77,9 @@ class BM25Index:
     def __init__(self, accented: _Field, folded: _Field) -> None:
         self._accented = accented
         self._folded = folded
+        # the last question's scores: hybrid retrieval asks for its top and then for the
+        # scores of the dense candidates, over the same terms
+        self._last: tuple[tuple[bool, tuple[str, ...]], np.ndarray] | None = None
 
     @classmethod
     def build(
@@ -88,7 +100,22 @@ class BM25Index:
         return self._folded if query.folded else self._accented
 
     def scores(self, query: QueryTerms) -> np.ndarray:
-        return self._field(query).scores(query.terms)
+        """The score of every passage."""
+        key = (query.folded, tuple(query.terms))
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        scores = self._field(query).scores(query.terms)
+        self._last = (key, scores)
+        return scores
+
+    def top(self, query: QueryTerms, n: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.scores(query)
+        ids = top_ids(scores, n)
+        return scores[ids], ids
+
+    def scores_of(self, query: QueryTerms, ids: Sequence[int]) -> np.ndarray:
+        return self.scores(query)[np.asarray(ids, dtype=np.int64)]
 
     def idf(self, query: QueryTerms) -> np.ndarray:
         return self._field(query).idf(query.terms)
