@@ -77,7 +77,8 @@ class _Collection:
                 filter=where,
                 output_fields=["id"],
                 search_params=params,
-            )
+            ),
+            collection=self.name,
         )
         return list(result[0])
 

@@ -25,6 +25,11 @@ def is_lite(uri: str) -> bool:
     return "://" not in uri
 
 
+def _not_loaded(exc: Exception) -> bool:
+    message = str(getattr(exc, "message", "") or exc).lower()
+    return getattr(exc, "code", None) == 101 or "released" in message or "not loaded" in message
+
+
 class MilvusConnection:
     def __init__(self, uri: str, token: str, timeout: float) -> None:
         self.uri = uri
@@ -33,12 +38,20 @@ class MilvusConnection:
         self._client: Any = None
         self._lock = threading.Lock()
 
-    def call(self, action: Callable[[Any], T]) -> T:
-        """``action(client)``, with Milvus's failures turned into a message for the user."""
+    def call(self, action: Callable[[Any], T], collection: str = "") -> T:
+        """``action(client)``, with Milvus's failures turned into a message for the user; a
+        ``collection`` found released (a restarted server) is loaded and ``action`` retried."""
         from pymilvus.exceptions import MilvusException
 
         try:
-            return action(self._connected())
+            client = self._connected()
+            try:
+                return action(client)
+            except MilvusException as exc:
+                if not (collection and _not_loaded(exc)):
+                    raise
+                client.load_collection(collection)
+                return action(client)
         except MilvusException as exc:
             raise self._unavailable(exc) from exc
         except (OSError, RuntimeError) as exc:  # milvus-lite: a locked or unreadable file
