@@ -15,9 +15,17 @@ from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.noted import NotedAnswerer
 from qa.core.errors import ModelError
 from qa.core.index_data import IndexData
-from qa.core.protocols import Answerer, Embedder, Retriever, SpanReader, TokenCounter
+from qa.core.protocols import (
+    Answerer,
+    Embedder,
+    IndexBackend,
+    Retriever,
+    SpanReader,
+    TokenCounter,
+)
 from qa.core.settings import DEFAULT_MODEL, Settings
 from qa.index.dense import FaissBackend, IndexSpec
+from qa.index.local import LocalBackend
 from qa.ingest.chunking import SentenceChunker
 from qa.retrieve.hybrid import HybridRetriever
 from qa.text.token_count import RegexTokenCounter
@@ -81,8 +89,23 @@ def index_spec(settings: Settings) -> IndexSpec:
 
 
 def vector_backend(settings: Settings) -> FaissBackend:
-    """The backend that builds and loads the dense index."""
+    """The FAISS backend that builds and loads the local dense index."""
     return FaissBackend(index_spec(settings))
+
+
+def index_backend(settings: Settings) -> IndexBackend:
+    """Where a build's dense and keyword indexes live: local files, or Milvus."""
+    if settings.index_backend == "faiss":
+        return LocalBackend(vector_backend(settings))
+    from qa.index.milvus import MilvusBackend
+    from qa.index.milvus_client import MilvusConnection
+
+    connection = MilvusConnection(
+        settings.milvus_uri,
+        settings.milvus_token.get_secret_value(),
+        settings.milvus_timeout,
+    )
+    return MilvusBackend(connection, settings.milvus_collection, index_spec(settings))
 
 
 def retriever(settings: Settings, data: IndexData, embedder: Embedder) -> Retriever:

@@ -21,10 +21,10 @@ from qa.core.protocols import (
     Answerer,
     Chunker,
     Embedder,
+    IndexBackend,
     Retriever,
     SpanReader,
     TokenCounter,
-    VectorBackend,
 )
 from qa.core.settings import MAX_K, Settings
 from qa.core.types import Answer, Article, Hit, Turn
@@ -47,7 +47,7 @@ class Pipeline:
         *,
         embedder: Embedder | None = None,
         chunker: Chunker | None = None,
-        backend: VectorBackend | None = None,
+        backend: IndexBackend | None = None,
         retriever: Retriever | None = None,
         answerer: Answerer | None = None,
         token_counter: TokenCounter | None = None,
@@ -57,7 +57,7 @@ class Pipeline:
         self._embedder = embedder
         self._embedder_factory = embedder_factory
         self.chunker = chunker or components.chunker(settings)
-        self.backend = backend or components.vector_backend(settings)
+        self.backend = backend or components.index_backend(settings)
         # injected ones are used as they are; otherwise they are made over the current index
         self._retriever = retriever
         self._answerer = answerer
@@ -119,7 +119,7 @@ class Pipeline:
         report.seconds = {"load_clean": load_seconds, **report.seconds}
         clock = time.perf_counter()
         self.index_dir.parent.mkdir(parents=True, exist_ok=True)
-        build_dir = store.save(data, self.index_dir)
+        build_dir = store.save(data, self.index_dir, self.backend)
         report.seconds["save"] = time.perf_counter() - clock
         with self._lock:
             self._data, self._loaded_from = data, build_dir

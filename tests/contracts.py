@@ -2,8 +2,9 @@
 
 A test module subclasses a contract and provides its fixtures: ``EmbedderContract`` needs
 ``embedder`` (and ``embedder_code``, the Python statements that make the same embedder in a
-fresh process), ``AnswererContract`` needs ``answerer`` and ``pipeline``, and
-``VectorBackendContract`` needs ``backend``. The classes are named without the ``Test`` prefix
+fresh process), ``AnswererContract`` needs ``answerer`` and ``pipeline``,
+``VectorBackendContract`` needs ``backend``, and ``IndexBackendContract`` needs
+``backend_settings`` (the settings that choose the backend). The classes are named without the ``Test`` prefix
 so that pytest collects only the subclasses.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -20,9 +22,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from embeddings.hashing import HashEmbedder
 from qa.core.protocols import Answerer, Embedder, VectorBackend
 from qa.core.settings import PROJECT_ROOT
 from qa.core.types import Answer, Article, Citation
+from qa.pipeline import Pipeline
+from qa.text.terms import query_terms
+from tests.conftest import CORPUS, make_settings
 
 TEXTS = [
     "Tỷ lệ người dân tộc thiểu số ở Cao Bằng chiếm 94,88%.",
@@ -187,3 +193,83 @@ class VectorBackendContract:
             np.testing.assert_array_equal(
                 index.search(vectors[i], 5)[1], loaded.search(vectors[i], 5)[1]
             )
+
+
+class IndexBackendContract:
+    """An ``IndexBackend`` under the pipeline: hybrid hits, keyword scores, reload, re-index."""
+
+    @pytest.fixture
+    def backend_settings(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def pipe(self, backend_settings: dict[str, Any], tmp_path: Path) -> Pipeline:
+        corpus = tmp_path / "articles"
+        shutil.copytree(CORPUS, corpus)
+        settings = make_settings(tmp_path / "data", **backend_settings)
+        pipeline = Pipeline(
+            settings.model_copy(update={"articles": [corpus]}), embedder=HashEmbedder()
+        )
+        pipeline.index()
+        return pipeline
+
+    def test_hits_carry_both_stages_scores(self, pipe: Pipeline) -> None:
+        hits = pipe.search(ANSWERABLE, 5)
+        assert len(hits) == 5 and [h.rank for h in hits] == [1, 2, 3, 4, 5]
+        assert all(set(h.scores) == {"dense", "bm25"} for h in hits)
+        assert "biên giới" in hits[0].chunk.text
+        article = pipe.data.articles[hits[0].chunk.article_id]
+        assert article.text[hits[0].chunk.start : hits[0].chunk.end] == hits[0].chunk.text
+
+    def test_keyword_top_and_scores_of_agree(self, pipe: Pipeline) -> None:
+        data = pipe.data
+        terms = query_terms("dân tộc thiểu số Cao Bằng", data.acronyms, data.bm25.folded_vocabulary)
+        scores, ids = data.bm25.top(terms, 10)
+        assert len(ids) == 10 and all(a >= b - 1e-6 for a, b in itertools.pairwise(scores))
+        np.testing.assert_allclose(data.bm25.scores_of(terms, ids.tolist()), scores, rtol=1e-5)
+        folded = query_terms(
+            "dan toc thieu so cao bang", data.acronyms, data.bm25.folded_vocabulary
+        )
+        assert folded.folded and data.bm25.top(folded, 1)[1][0] in ids
+        unmatched = query_terms("xyzzy", data.acronyms, data.bm25.folded_vocabulary)
+        assert len(data.bm25.top(unmatched, 5)[1]) == 0 or data.bm25.top(unmatched, 5)[0].max() == 0
+        assert data.bm25.scores_of(unmatched, [0, 1]).tolist() == [0.0, 0.0]
+
+    def test_a_new_process_loads_the_same_index(self, pipe: Pipeline) -> None:
+        again = Pipeline(pipe.settings, embedder=HashEmbedder())
+        for question in (ANSWERABLE, "ty le ho ngheo", UNANSWERABLE):
+            first, second = pipe.search(question, 5), again.search(question, 5)
+            assert [h.chunk.id for h in first] == [h.chunk.id for h in second]
+
+    def test_reindex_adds_changes_and_removes_articles(self, pipe: Pipeline) -> None:
+        corpus = pipe.settings.articles[0]
+        (corpus / "004_eb0597a851750997.txt").write_text("Bài mới\nCá tầm ở Sa Pa.", "utf-8")
+        (corpus / "003_39cab0024c364b55.txt").unlink()
+        (corpus / "new.txt").write_text("Bài thêm\nHợp tác xã chè Shan tuyết.", "utf-8")
+        report = pipe.index()
+        assert (report.changed, report.removed, report.added) == (
+            ["004_eb0597a851750997"],
+            ["003_39cab0024c364b55"],
+            ["new"],
+        )
+        assert report.embedded == 2
+        hits = pipe.search("dân tộc thiểu số", 50)
+        assert hits and all(h.chunk.article_id != "003_39cab0024c364b55" for h in hits)
+        assert pipe.search("chè Shan tuyết", 1)[0].chunk.article_id == "new"
+        assert pipe.search("cá tầm Sa Pa", 1)[0].chunk.article_id == "004_eb0597a851750997"
+        again = Pipeline(pipe.settings, embedder=HashEmbedder())
+        assert again.search("chè Shan tuyết", 1)[0].chunk.article_id == "new"
+
+    def test_a_failed_rebuild_leaves_the_previous_index_serving(
+        self, pipe: Pipeline, tmp_path: Path
+    ) -> None:
+        from qa.core.errors import InputError
+
+        before = pipe.index_dir.resolve()
+        bad = tmp_path / "bad"
+        bad.mkdir()
+        (bad / "x.txt").write_bytes("Tiêu đề\nnội dung".encode("utf-16"))
+        with pytest.raises(InputError, match="UTF-8"):
+            pipe.index([bad])
+        assert pipe.index_dir.resolve() == before
+        assert Pipeline(pipe.settings, embedder=HashEmbedder()).search(ANSWERABLE, 1)

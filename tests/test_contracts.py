@@ -1,8 +1,10 @@
-"""Each implementation of Embedder, Answerer and VectorBackend passes its contract."""
+"""Each implementation of Embedder, Answerer, VectorBackend and IndexBackend passes its
+contract (the Milvus backend's are in tests/test_milvus.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +16,12 @@ from qa.core.settings import Settings
 from qa.core.types import Hit
 from qa.index.dense import FaissBackend
 from qa.pipeline import Pipeline
-from tests.contracts import AnswererContract, EmbedderContract, VectorBackendContract
+from tests.contracts import (
+    AnswererContract,
+    EmbedderContract,
+    IndexBackendContract,
+    VectorBackendContract,
+)
 
 
 class TestHashEmbedder(EmbedderContract):
@@ -69,6 +76,12 @@ class TestFaissBackend(VectorBackendContract):
     def backend(self, kind: str) -> VectorBackend:
         settings = Settings(index_kind=kind, ivf_codec="flat", ivf_nprobe=64)  # type: ignore[arg-type]
         return FaissBackend(components.index_spec(settings))
+
+
+class TestLocalBackend(IndexBackendContract):
+    @pytest.fixture
+    def backend_settings(self) -> dict[str, Any]:
+        return {"index_backend": "faiss"}
 
 
 def test_auto_kind_goes_approximate_past_the_threshold() -> None:

@@ -20,6 +20,7 @@ from qa.core.errors import (
     HoidapError,
     IndexCorruptError,
     IndexMissingError,
+    IndexUnavailableError,
     InputError,
     NotFoundError,
     PermissionDeniedError,
@@ -33,6 +34,7 @@ _STATUS: dict[type[HoidapError], int] = {
     PermissionDeniedError: 403,
     IndexMissingError: 503,
     IndexCorruptError: 503,
+    IndexUnavailableError: 503,
     BackendError: 502,
     BusyError: 503,
 }

@@ -17,6 +17,10 @@ class IndexCorruptError(HoidapError):
     """The index on disk is unreadable, incomplete or built for another model/format."""
 
 
+class IndexUnavailableError(HoidapError):
+    """The index lives in a service (Milvus) that cannot be reached or refuses hoidap."""
+
+
 class ModelError(HoidapError):
     """An embedding or language model cannot be loaded or verified."""
 

@@ -23,6 +23,7 @@ class Manifest:
     index_kind: str
     chunk_size: int
     chunk_overlap: int
+    backend: str = "faiss"  # the IndexBackend that holds the dense and keyword indexes
     hoidap_version: str = __version__
     created_at: float = field(default_factory=time.time)
 

@@ -57,7 +57,7 @@ class VectorIndex(Protocol):
 
 
 class VectorBackend(Protocol):
-    """Builds and loads one kind of vector index (FAISS today; a server-backed one can follow)."""
+    """Builds and loads one kind of vector index (FAISS files, or a Milvus collection)."""
 
     def build(self, vectors: np.ndarray) -> VectorIndex: ...
 
@@ -65,18 +65,50 @@ class VectorBackend(Protocol):
 
 
 class KeywordIndex(Protocol):
-    """BM25-style scores of every passage for a question's terms."""
+    """BM25-style scores of passages for a question's terms."""
 
     @property
     def folded_vocabulary(self) -> Mapping[str, int]: ...
 
     def __len__(self) -> int: ...
 
-    def scores(self, query: QueryTerms) -> np.ndarray: ...
+    def top(self, query: QueryTerms, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row ids) of at most ``n`` passages, best first; passages the terms miss
+        may be left out."""
+        ...
+
+    def scores_of(self, query: QueryTerms, ids: Sequence[int]) -> np.ndarray:
+        """The score of each of ``ids`` (0 where no term matches)."""
+        ...
 
     def idf(self, query: QueryTerms) -> np.ndarray: ...
 
     def save(self, directory: Path) -> None: ...
+
+
+# (accented terms, folded terms) of one passage, as ``qa.text.terms.document_terms`` gives them
+DocumentTerms = tuple[list[str], list[str]]
+
+
+class IndexBackend(Protocol):
+    """Builds and loads the searchable part of a build: its dense and its keyword index.
+
+    ``local`` keeps both in the build folder (FAISS + in-process BM25); ``milvus`` keeps them
+    in a Milvus collection and only a pointer to it in the folder.
+    """
+
+    name: str
+    dense_file: str  # what the dense index writes into the build folder
+
+    def build(
+        self, vectors: np.ndarray, terms: Sequence[DocumentTerms], *, k1: float, b: float
+    ) -> tuple[VectorIndex, KeywordIndex]: ...
+
+    def load(self, directory: Path, kind: str) -> tuple[VectorIndex, KeywordIndex]: ...
+
+    def published(self, directory: Path) -> None:
+        """The build in ``directory`` now serves: let go of what older builds left behind."""
+        ...
 
 
 class Retriever(Protocol):

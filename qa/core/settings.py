@@ -68,6 +68,27 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(default=128, ge=8, description="HNSW search breadth.")
     ivf_nprobe: int = Field(default=32, ge=1, description="IVF lists probed per query.")
+    index_backend: Literal["faiss", "milvus"] = Field(
+        default="faiss",
+        description="`faiss`: FAISS and BM25 files in DATA_DIR/index; `milvus`: both in a "
+        "Milvus collection (MILVUS_URI), articles and chunk offsets still in DATA_DIR/index.",
+    )
+    milvus_uri: str = Field(
+        default="",
+        description="A file path (embedded Milvus Lite, one process at a time) or "
+        "`http://host:19530` (a Milvus server or cluster); default: DATA_DIR/milvus.db.",
+    )
+    milvus_token: SecretStr = Field(
+        default=SecretStr(""), description="Milvus `user:password` or API key, if any."
+    )
+    milvus_collection: str = Field(
+        default="hoidap",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,180}$",
+        description="Alias of the serving collection; builds are `<alias>_<time>_<id>`.",
+    )
+    milvus_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds before a Milvus connection or call fails."
+    )
 
     # Retrieval
     fusion: Literal["mix", "rrf", "bm25", "dense"] = Field(
@@ -227,6 +248,8 @@ class Settings(BaseSettings):
     def _resolve_paths(self) -> Settings:
         if self.model_cache_dir is None:
             self.model_cache_dir = self.data_dir / "models"
+        if not self.milvus_uri:
+            self.milvus_uri = str(self.data_dir / "milvus.db")
         return self
 
     def served_hosts(self) -> list[str]:

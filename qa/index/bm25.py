@@ -27,6 +27,15 @@ _ARRAYS = ("df", "width", "offset", "tf", "gaps8", "gaps16", "gaps32")
 _FIELDS = ("accented", "folded")
 
 
+def top_ids(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` highest scores, best first, without sorting every passage."""
+    n = min(n, len(scores))
+    if n <= 0:
+        return np.zeros(0, np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
 def _narrowest(largest: np.ndarray | int) -> np.ndarray:
     """Index into ``_TYPES`` of the narrowest type holding each value."""
     return np.searchsorted(_LIMITS, largest)
@@ -200,6 +209,9 @@ class BM25Index:
         self._accented, self._folded = (
             _Field(v, n, postings, k1) for v, n in zip(vocabularies, norms, strict=True)
         )
+        # the last question's scores: hybrid retrieval asks for its top and then for the
+        # scores of the dense candidates, over the same terms
+        self._last: tuple[tuple[bool, tuple[str, ...]], np.ndarray] | None = None
 
     @classmethod
     def build(
@@ -237,7 +249,22 @@ class BM25Index:
         return self._folded if query.folded else self._accented
 
     def scores(self, query: QueryTerms) -> np.ndarray:
-        return self._field(query).scores(query.terms)
+        """The score of every passage."""
+        key = (query.folded, tuple(query.terms))
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        scores = self._field(query).scores(query.terms)
+        self._last = (key, scores)
+        return scores
+
+    def top(self, query: QueryTerms, n: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.scores(query)
+        ids = top_ids(scores, n)
+        return scores[ids], ids
+
+    def scores_of(self, query: QueryTerms, ids: Sequence[int]) -> np.ndarray:
+        return self.scores(query)[np.asarray(ids, dtype=np.int64)]
 
     def idf(self, query: QueryTerms) -> np.ndarray:
         return self._field(query).idf(query.terms)

@@ -11,9 +11,8 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.core.index_data import IndexData, Manifest
-from qa.core.protocols import Chunker, Embedder, VectorBackend
+from qa.core.protocols import Chunker, DocumentTerms, Embedder, IndexBackend
 from qa.core.types import Article, Chunk
-from qa.index.bm25 import BM25Index
 from qa.index.store import FORMAT_VERSION
 from qa.text import acronyms as acronym_lib
 from qa.text.terms import document_terms
@@ -61,7 +60,7 @@ def build(
     *,
     chunker: Chunker,
     embedder: Embedder,
-    backend: VectorBackend,
+    backend: IndexBackend,
     chunk_size: int,
     chunk_overlap: int,
     k1: float,
@@ -87,13 +86,13 @@ def build(
     report.seconds["embed"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    dense = backend.build(matrix)
-    report.seconds["vector_index"] = time.perf_counter() - clock
+    terms = _keyword_terms(plan.chunks, progress, on_progress)
+    learned = acronym_lib.learn(a.text for a in articles)
+    report.seconds["keyword_terms"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    bm25 = _keyword_index(plan.chunks, k1, b, progress, on_progress)
-    learned = acronym_lib.learn(a.text for a in articles)
-    report.seconds["keyword_index"] = time.perf_counter() - clock
+    dense, bm25 = backend.build(matrix, terms, k1=k1, b=b)
+    report.seconds["index"] = time.perf_counter() - clock
 
     report.chunks = len(plan.chunks)
     manifest = Manifest(
@@ -104,6 +103,7 @@ def build(
         article_count=len(articles),
         corpus_fingerprint=corpus_fingerprint(articles),
         index_kind=dense.kind,
+        backend=backend.name,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
     )
@@ -119,16 +119,16 @@ def build(
     ), report
 
 
-def _keyword_index(
-    chunks: list[Chunk], k1: float, b: float, progress: bool, on_progress: Progress
-) -> BM25Index:
+def _keyword_terms(
+    chunks: list[Chunk], progress: bool, on_progress: Progress
+) -> list[DocumentTerms]:
     terms = []
     for i, chunk in enumerate(tqdm(chunks, desc="Tách từ", unit="đoạn", disable=not progress)):
         if i % _KEYWORD_STEP == 0:
             on_progress("keywords", i, len(chunks))
         terms.append(document_terms(chunk.text))
     on_progress("keywords", len(chunks), len(chunks))
-    return BM25Index.build(terms, k1=k1, b=b)
+    return terms
 
 
 def _plan(

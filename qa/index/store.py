@@ -20,16 +20,16 @@ import numpy as np
 
 from qa.core.errors import IndexCorruptError, IndexMissingError
 from qa.core.index_data import IndexData, Manifest
-from qa.core.protocols import VectorBackend
+from qa.core.protocols import IndexBackend
 from qa.core.types import Article, Chunk
-from qa.index.bm25 import BM25Index
 
 FORMAT_VERSION = 3  # 3: compact, memory-mapped BM25 posting lists
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
 
 
-def save(data: IndexData, link: Path) -> Path:
-    """Write a complete build next to ``link`` and point ``link`` at it atomically."""
+def save(data: IndexData, link: Path, backend: IndexBackend) -> Path:
+    """Write a complete build next to ``link``, point ``link`` at it atomically, then tell the
+    backend that this build now serves."""
     builds = link.parent / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build = builds / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -43,7 +43,7 @@ def save(data: IndexData, link: Path) -> Path:
             for c in data.chunks:
                 out.write(json.dumps([c.id, c.article_id, c.start, c.end]) + "\n")
         np.save(tmp / "vectors.npy", data.vectors)
-        data.dense.save(tmp / "dense.faiss")
+        data.dense.save(tmp / backend.dense_file)
         data.bm25.save(tmp)
         (tmp / "acronyms.json").write_text(json.dumps(data.acronyms, ensure_ascii=False), "utf-8")
         (tmp / "names.json").write_text(json.dumps(sorted(data.names), ensure_ascii=False), "utf-8")
@@ -57,6 +57,7 @@ def save(data: IndexData, link: Path) -> Path:
     staged.symlink_to(Path("builds") / build.name)
     os.replace(staged, link)
     _remove_old_builds(builds, keep=build)
+    backend.published(build)
     return build
 
 
@@ -83,13 +84,18 @@ def read_manifest(link: Path) -> Manifest:
     return manifest
 
 
-def load(link: Path, model: str, backend: VectorBackend) -> IndexData:
+def load(link: Path, model: str, backend: IndexBackend) -> IndexData:
     """Load and check a build; any mismatch or damage says to re-index."""
     manifest = read_manifest(link)
     if manifest.model != model:
         raise IndexCorruptError(
             f"Chỉ mục được tạo bằng mô hình {manifest.model!r}, cấu hình hiện tại dùng "
             f"{model!r}. {_REINDEX}"
+        )
+    if manifest.backend != backend.name:
+        raise IndexCorruptError(
+            f"Chỉ mục được tạo cho HOIDAP_INDEX_BACKEND={manifest.backend}, cấu hình hiện tại "
+            f"dùng {backend.name}. {_REINDEX}"
         )
     try:
         articles: dict[str, Article] = {}
@@ -101,8 +107,7 @@ def load(link: Path, model: str, backend: VectorBackend) -> IndexData:
             cid, aid, start, end = json.loads(line)
             chunks.append(Chunk(cid, aid, start, end, articles[aid].text[start:end]))
         vectors = np.load(link / "vectors.npy", mmap_mode="r")  # read only when re-indexing
-        dense = backend.load(link / "dense.faiss", manifest.index_kind)
-        bm25 = BM25Index.load(link)
+        dense, bm25 = backend.load(link, manifest.index_kind)
         acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
         names = frozenset(json.loads((link / "names.json").read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:

@@ -8,18 +8,11 @@ import numpy as np
 
 from qa.core.index_data import IndexData
 from qa.core.protocols import Embedder
-from qa.core.types import Hit
+from qa.core.types import Hit, QueryTerms
 from qa.text.terms import query_terms
 
 Fusion = Literal["mix", "rrf", "bm25", "dense"]
 _RRF_K = 60
-
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` highest scores, best first, without sorting every passage."""
-    n = min(n, len(scores))
-    part = np.argpartition(-scores, n - 1)[:n]
-    return part[np.argsort(-scores[part], kind="stable")]
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -65,10 +58,10 @@ class HybridRetriever:
             return []
         pool = min(n, max(self.candidates, k))
         if self.fusion == "bm25":
-            bm25 = self._bm25_scores(query)
+            bm25_scores, bm25_ids = self._data.bm25.top(self._terms(query), k)
             return [
-                self._hit(i, r, float(bm25[i]), bm25=float(bm25[i]))
-                for r, i in enumerate(_top(bm25, k))
+                self._hit(int(i), r, float(s), bm25=float(s))
+                for r, (s, i) in enumerate(zip(bm25_scores, bm25_ids, strict=True))
             ]
         dense_scores, dense_ids = self._dense(query, pool)
         if self.fusion == "dense":
@@ -77,16 +70,23 @@ class HybridRetriever:
                 for r, (score, i) in enumerate(zip(dense_scores[:k], dense_ids[:k], strict=True))
             ]
 
-        bm25 = self._bm25_scores(query)
-        bm25_top = _top(bm25, pool)
-        bm25_top = bm25_top[bm25[bm25_top] > 0]
+        terms = self._terms(query)
+        top_scores, top_ids = self._data.bm25.top(terms, pool)
+        bm25_by_id = {
+            i: s for i, s in zip(top_ids.tolist(), top_scores.tolist(), strict=True) if s > 0
+        }
+        bm25_top = list(bm25_by_id)
         dense_by_id = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
-        union = list(dict.fromkeys([*dense_by_id, *bm25_top.tolist()]))
+        union = list(dict.fromkeys([*dense_by_id, *bm25_top]))
+        missing = [i for i in union if i not in bm25_by_id]
+        bm25_by_id.update(
+            zip(missing, self._data.bm25.scores_of(terms, missing).tolist(), strict=True)
+        )
         floor = min(dense_by_id.values(), default=0.0)
         d = np.array([dense_by_id.get(i, floor) for i in union], dtype=np.float32)
-        b = bm25[union]
+        b = np.array([bm25_by_id[i] for i in union], dtype=np.float32)
         if self.fusion == "rrf":
-            fused = self._rrf(union, list(dense_by_id), bm25_top.tolist())
+            fused = self._rrf(union, list(dense_by_id), bm25_top)
         else:
             fused = self.dense_weight * _minmax(d) + (1 - self.dense_weight) * _minmax(b)
         order = np.argsort(-fused, kind="stable")[:k]
@@ -95,9 +95,8 @@ class HybridRetriever:
             for rank, j in enumerate(order)
         ]
 
-    def _bm25_scores(self, query: str) -> np.ndarray:
-        terms = query_terms(query, self._data.acronyms, self._data.bm25.folded_vocabulary)
-        return self._data.bm25.scores(terms)
+    def _terms(self, query: str) -> QueryTerms:
+        return query_terms(query, self._data.acronyms, self._data.bm25.folded_vocabulary)
 
     def _dense(self, query: str, pool: int) -> tuple[np.ndarray, np.ndarray]:
         return self._data.dense.search(self._embedder.embed_query(query), pool)

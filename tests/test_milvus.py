@@ -1,0 +1,258 @@
+"""The Milvus backend against a real milvus-lite (no mock): the contracts the local backend
+passes, a killed build, and a server that is down, refuses or holds another build.
+
+One milvus-lite server per module (starting one costs seconds), each test under its own alias.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from embeddings.hashing import HashEmbedder
+from qa import components
+from qa.cli import main
+from qa.core.errors import IndexCorruptError, IndexUnavailableError
+from qa.core.protocols import VectorBackend
+from qa.core.settings import PROJECT_ROOT, Settings
+from qa.index.milvus import MilvusBackend, MilvusVectorIndex
+from qa.pipeline import Pipeline
+from tests.conftest import CORPUS, make_settings
+from tests.contracts import ANSWERABLE, IndexBackendContract, VectorBackendContract
+from web.app import create_app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiteServer:
+    """``python -m milvus_lite server`` in a subprocess, stopped and started at will."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "milvus_lite",
+                "server",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("milvus-lite server did not start")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=30)
+            self._process = None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
+    lite = LiteServer(tmp_path_factory.mktemp("milvus") / "server")
+    lite.start()
+    yield lite
+    lite.stop()
+
+
+def _milvus(server: LiteServer, **extra: Any) -> dict[str, Any]:
+    alias = f"t{uuid.uuid4().hex[:10]}"
+    return {
+        "index_backend": "milvus",
+        "milvus_uri": server.uri,
+        "milvus_collection": alias,
+        **extra,
+    }
+
+
+def _backend(settings: dict[str, Any]) -> MilvusBackend:
+    backend = components.index_backend(Settings(**settings))
+    assert isinstance(backend, MilvusBackend)
+    return backend
+
+
+class TestMilvusBackend(IndexBackendContract):
+    @pytest.fixture
+    def backend_settings(self, server: LiteServer) -> dict[str, Any]:
+        return _milvus(server)
+
+
+class _DenseHalf:
+    """The Milvus backend's dense side as a ``VectorBackend`` (passages without terms)."""
+
+    def __init__(self, backend: MilvusBackend) -> None:
+        self._backend = backend
+
+    def build(self, vectors: np.ndarray) -> MilvusVectorIndex:
+        dense, _ = self._backend.build(vectors, [([], [])] * len(vectors), k1=1.2, b=0.75)
+        return dense
+
+    def load(self, path: Path, kind: str) -> MilvusVectorIndex:
+        return self._backend.load_vectors(path, kind)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+class TestMilvusVectors(VectorBackendContract):
+    @pytest.fixture
+    def backend(self, server: LiteServer, kind: str) -> VectorBackend:
+        return _DenseHalf(_backend(_milvus(server, index_kind=kind)))
+
+
+def test_the_embedded_file_uri_serves_a_pipeline(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, index_backend="milvus")
+    assert settings.milvus_uri == str(tmp_path / "milvus.db")
+    pipe = Pipeline(settings, embedder=HashEmbedder())
+    pipe.index()
+    assert "biên giới" in pipe.search(ANSWERABLE, 1)[0].chunk.text
+
+
+def test_the_alias_follows_the_serving_build_and_old_collections_go(
+    server: LiteServer, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, **_milvus(server))
+    pipe = Pipeline(settings, embedder=HashEmbedder())
+    names = []
+    for _ in range(3):
+        pipe.index()
+        names.append(pipe.data.dense.collection.name)
+    client = pipe.backend.connection.call(lambda c: c)
+    assert client.describe_alias(settings.milvus_collection)["collection_name"] == names[-1]
+    kept = {n for n in client.list_collections() if n.startswith(settings.milvus_collection + "_")}
+    assert kept == {names[-2], names[-1]}  # the previous build stays for servers still on it
+
+
+_KILLED_BUILD = """
+import sys, time
+from embeddings.hashing import HashEmbedder
+from qa.core.settings import Settings
+from qa.index import store
+from qa.pipeline import Pipeline
+
+def hang(*args, **kwargs):
+    print("collection written", flush=True)
+    time.sleep(600)
+
+store.save = hang
+settings = Settings.model_validate_json(sys.argv[1])
+Pipeline(settings, embedder=HashEmbedder()).index()
+"""
+
+
+def test_a_killed_build_leaves_the_previous_collection_serving(
+    server: LiteServer, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, **_milvus(server))
+    pipe = Pipeline(settings, embedder=HashEmbedder())
+    pipe.index()
+    before, serving = pipe.index_dir.resolve(), pipe.data.dense.collection.name
+    build = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_BUILD, settings.model_dump_json()],
+        stdout=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+    )
+    assert build.stdout is not None and build.stdout.readline() == b"collection written\n"
+    build.kill()
+    build.wait()
+    client = pipe.backend.connection.call(lambda c: c)
+    assert (
+        len([n for n in client.list_collections() if n.startswith(settings.milvus_collection)]) == 2
+    )
+    fresh = Pipeline(settings, embedder=HashEmbedder())
+    assert fresh.index_dir.resolve() == before
+    assert fresh.data.dense.collection.name == serving
+    assert "biên giới" in fresh.search(ANSWERABLE, 1)[0].chunk.text
+    pipe.index()  # the next build clears what the killed one left
+    left = [n for n in client.list_collections() if n.startswith(settings.milvus_collection)]
+    assert len(left) == 2 and serving in left
+
+
+def test_a_server_that_is_down_then_back(server: LiteServer, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, **_milvus(server, milvus_timeout=2))
+    pipe = Pipeline(settings, embedder=HashEmbedder())
+    pipe.index()
+    with TestClient(create_app(settings, Pipeline(settings, embedder=HashEmbedder()))) as web:
+        assert web.get("/api/search", params={"q": ANSWERABLE}).status_code == 200
+        server.stop()
+        try:
+            down = web.get("/api/search", params={"q": ANSWERABLE})
+            assert down.status_code == 503
+            assert "HOIDAP_MILVUS_URI" in down.json()["error"]["message"]
+            with pytest.raises(IndexUnavailableError, match="HOIDAP_MILVUS_URI"):
+                pipe.search(ANSWERABLE)
+        finally:
+            server.start()
+        # gRPC takes a moment to connect again once the port is open
+        deadline = time.monotonic() + 30
+        while (back := web.get("/api/search", params={"q": ANSWERABLE})).status_code == 503:
+            assert time.monotonic() < deadline, back.text
+            time.sleep(0.5)
+        assert back.status_code == 200
+        assert pipe.search(ANSWERABLE)
+
+
+def test_no_server_is_one_line_and_a_non_zero_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOIDAP_INDEX_BACKEND", "milvus")
+    monkeypatch.setenv("HOIDAP_MILVUS_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("HOIDAP_MILVUS_TIMEOUT", "1")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data-dir", str(tmp_path), "--model", "hash:64", "index", str(CORPUS)])
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 1
+    assert "HOIDAP_MILVUS_URI" in err and "Traceback" not in err
+    assert not (tmp_path / "index").exists()
+
+
+def test_a_build_for_the_other_backend_says_to_reindex(server: LiteServer, tmp_path: Path) -> None:
+    Pipeline(make_settings(tmp_path), embedder=HashEmbedder()).index()
+    milvus = Pipeline(make_settings(tmp_path, **_milvus(server)), embedder=HashEmbedder())
+    with pytest.raises(IndexCorruptError, match="HOIDAP_INDEX_BACKEND=faiss"):
+        _ = milvus.data
+
+
+def test_a_missing_or_changed_collection_says_to_reindex(
+    server: LiteServer, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, **_milvus(server))
+    pipe = Pipeline(settings, embedder=HashEmbedder())
+    pipe.index()
+    name = pipe.data.dense.collection.name
+    client = pipe.backend.connection.call(lambda c: c)
+    client.drop_alias(settings.milvus_collection)
+    client.drop_collection(name)
+    with pytest.raises(IndexCorruptError, match=f"{name}.*qa index"):
+        _ = Pipeline(settings, embedder=HashEmbedder()).data
+    client.create_collection(name, dimension=64)  # the same name, another schema
+    with pytest.raises(IndexCorruptError, match=r"Lược đồ.*qa index"):
+        _ = Pipeline(settings, embedder=HashEmbedder()).data
