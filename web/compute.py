@@ -43,16 +43,23 @@ class Compute:
                 "Máy chủ đang bận trả lời nhiều câu hỏi. Vui lòng thử lại sau ít giây.",
                 self.retry_after(),
             )
+        return await self._counted(work, *args)
+
+    async def iterate(self, items: Iterator[T]) -> AsyncIterator[T]:
+        """The rest of a stream a request was admitted for, each step on a worker thread.
+
+        A step is never refused (the stream has begun) but it counts as admitted while it runs or
+        waits, so a new question sees the streams' steps in the queue ahead of it.
+        """
+        while (item := await self._counted(next, items, _DONE)) is not _DONE:
+            yield item  # type: ignore[misc]
+
+    async def _counted(self, work: Callable[..., T], *args: object) -> T:
         self._admitted += 1
         try:
             return await self._on_thread(work, *args)
         finally:
             self._admitted -= 1
-
-    async def iterate(self, items: Iterator[T]) -> AsyncIterator[T]:
-        """The rest of a stream a request was admitted for, each step on a worker thread."""
-        while (item := await self._on_thread(next, items, _DONE)) is not _DONE:
-            yield item  # type: ignore[misc]
 
     def retry_after(self) -> int:
         """Seconds until the queue ahead of a new question has likely drained."""
