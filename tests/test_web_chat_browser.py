@@ -64,6 +64,16 @@ def test_starters_and_the_conversation_list(
     page.goto(server)
     ask(page, QUESTION)
     expect(page.locator("#history-list li.conversation")).to_have_count(2)
+    # a follow-up in the older conversation moves it to the top of the list
+    conversations = page.locator("#history-list li.conversation")
+    older_id = conversations.nth(1).get_attribute("data-id")
+    conversations.nth(1).locator("a").click()
+    ask(page, QUESTION)
+    expect(conversations.first).to_have_attribute(
+        "data-id", older_id or "", timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(conversations).to_have_count(2)
+    expect(conversations.first.locator("a")).to_have_attribute("title", first)
 
     # rename the newest, in place
     newest = page.locator("#history-list li.conversation").first

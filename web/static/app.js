@@ -178,9 +178,12 @@ function rememberConversation(id, title) {
   const url = `/c/${encodeURIComponent(id)}`;
   if (window.location.pathname !== url) window.history.replaceState(null, "", url);
   const list = document.getElementById("history-list");
-  if (!list || list.querySelector(`li[data-id="${CSS.escape(id)}"]`)) return;
+  if (!list) return;
+  const known = list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
+  const item = { id, title: known?.querySelector("a").title ?? title, url, updated_at: Date.now() / 1000 };
+  known?.remove();  // a follow-up moves its conversation to the top, as the server orders them
   list.querySelector(".empty")?.remove();
-  list.prepend(renderConversation({ id, title, url, updated_at: Date.now() / 1000 }, true));
+  list.prepend(renderConversation(item, true));
 }
 
 class HttpError extends Error {
