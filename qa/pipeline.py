@@ -181,14 +181,15 @@ class Pipeline:
         return components.retriever(self.settings, self.data, self.embedder)
 
     def check_question(self, question: str) -> str:
-        """NFC, trimmed; empty or too long questions are refused with a clear message."""
-        text = nfc(question or "").strip()
+        """Trimmed, NFC; empty or too long questions are refused with a clear message. The length
+        is the one sent (NFC may lengthen a text), as the API's schema says (``maxLength``)."""
+        text = (question or "").strip()
         if not text:
             raise InputError("Câu hỏi trống. Hãy nhập một câu hỏi.")
         limit = self.settings.max_question_chars
         if len(text) > limit:
             raise InputError(f"Câu hỏi quá dài ({len(text)} ký tự; tối đa {limit} ký tự).")
-        return text
+        return nfc(text)
 
     def search(self, query: str, k: int | None = None, exclude: Collection[str] = ()) -> list[Hit]:
         """The ``k`` best passages; ``exclude`` names articles to search as if they were not in
