@@ -29,8 +29,10 @@ def _whole_characters(value: object) -> object:
 
 # Every string a request sends: a lone surrogate is a 422, not an error deep inside
 UnicodeStr = Annotated[str, BeforeValidator(_whole_characters)]
-# not empty once trimmed (a JSON Schema pattern matches anywhere in the string)
-NOT_BLANK = r"\S"
+# ``json_schema_extra`` of a text the server refuses when it is blank once trimmed, with its own
+# message (so pydantic does not check it first): the schema says it (a JSON Schema pattern
+# matches anywhere in the string)
+NOT_BLANK: dict[str, object] = {"minLength": 1, "pattern": r"\S"}
 MAX_LENGTH_SETTING = "x-max-length-setting"
 
 
@@ -63,10 +65,8 @@ def conversation_url(conversation_id: str) -> str:
 
 class AskRequest(BaseModel):
     question: UnicodeStr = Field(
-        min_length=1,
-        pattern=NOT_BLANK,
         description="Câu hỏi, tối đa `max_question_chars` ký tự.",
-        json_schema_extra=max_length_setting("max_question_chars"),
+        json_schema_extra={**NOT_BLANK, **max_length_setting("max_question_chars")},
     )
     conversation_id: UnicodeStr | None = Field(
         default=None,
@@ -298,7 +298,7 @@ class ConversationSummary(BaseModel):
 
 class RenameRequest(BaseModel):
     title: UnicodeStr = Field(
-        min_length=1, max_length=TITLE_CHARS, pattern=NOT_BLANK, description="Tên mới."
+        min_length=1, max_length=TITLE_CHARS, description="Tên mới.", json_schema_extra=NOT_BLANK
     )
 
 

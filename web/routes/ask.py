@@ -78,10 +78,8 @@ async def search(
     q: Annotated[
         str,
         Query(
-            min_length=1,
-            pattern=NOT_BLANK,
             description="Câu hỏi hoặc từ khoá, tối đa `max_question_chars` ký tự.",
-            json_schema_extra=max_length_setting("max_question_chars"),
+            json_schema_extra={**NOT_BLANK, **max_length_setting("max_question_chars")},
         ),
     ],
     k: Annotated[int | None, Query(ge=1, le=MAX_K, description="Số đoạn trả về.")] = None,
