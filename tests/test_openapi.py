@@ -20,7 +20,7 @@ from tests.test_serving import live
 from web.app import create_app
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-MAX_EXAMPLES = 5  # per operation and phase: a few hundred requests in all
+MAX_EXAMPLES = 3  # per operation and phase: a few hundred requests in all
 SEED = 1  # the same cases on every run
 
 
