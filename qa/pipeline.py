@@ -28,10 +28,13 @@ from qa.core.protocols import (
 )
 from qa.core.settings import MAX_K, Settings
 from qa.core.types import Answer, Article, Hit, Turn
-from qa.index import store
+from qa.index import build_locks, store
 from qa.index.build import IndexReport, Progress, build, name_phrases
 from qa.ingest.loading import load_articles
 from qa.text.vietnamese import nfc
+
+# how often to resolve the index link again when the build it named was removed meanwhile
+_RESOLVE_TRIES = 3
 
 
 class Pipeline:
@@ -64,6 +67,7 @@ class Pipeline:
         self._reader: tuple[SpanReader, float] | ModelError | None = None
         self._data: IndexData | None = None
         self._loaded_from: Path | None = None
+        self._lease: build_locks.BuildLock | None = None  # keeps the served build on disk
         self._lock = threading.Lock()
         self._reader_lock = threading.Lock()
         self._token_counter = token_counter
@@ -99,6 +103,7 @@ class Pipeline:
     ) -> IndexReport:
         """Index files and folders (by default the settings' article sources, uploads
         included); on any error the previous index keeps serving."""
+        store.remove_unused(self.index_dir)  # what killed builds left
         clock = time.perf_counter()
         articles = load_articles(list(paths) if paths else self.settings.article_sources())
         load_seconds = time.perf_counter() - clock
@@ -119,11 +124,17 @@ class Pipeline:
         report.seconds = {"load_clean": load_seconds, **report.seconds}
         clock = time.perf_counter()
         self.index_dir.parent.mkdir(parents=True, exist_ok=True)
-        build_dir = store.save(data, self.index_dir, self.backend)
-        report.seconds["save"] = time.perf_counter() - clock
+        build_dir, lease = store.save(data, self.index_dir, self.backend)
         with self._lock:
-            self._data, self._loaded_from = data, build_dir
+            self._serve(data, build_dir, lease)
+        store.remove_unused(self.index_dir)  # the previous build, unless another process serves it
+        report.seconds["save"] = time.perf_counter() - clock
         return report
+
+    def _serve(self, data: IndexData, build_dir: Path, lease: build_locks.BuildLock) -> None:
+        if self._lease is not None:
+            self._lease.release()
+        self._data, self._loaded_from, self._lease = data, build_dir, lease
 
     def _previous_build(self) -> IndexData | None:
         try:
@@ -134,16 +145,29 @@ class Pipeline:
     # ----- reading -----
     @property
     def data(self) -> IndexData:
-        target = self.index_dir.resolve() if self.index_dir.exists() else None
-        if target is None:
-            raise IndexMissingError(
-                f"Chưa có chỉ mục ở {self.index_dir}. Hãy chạy `qa index` trước."
-            )
         with self._lock:
-            if self._data is None or self._loaded_from != target:
-                self._data = store.load(target, self._model_name(), self.backend)
-                self._loaded_from = target
-            return self._data
+            for _ in range(_RESOLVE_TRIES):
+                if not self.index_dir.exists():
+                    raise IndexMissingError(
+                        f"Chưa có chỉ mục ở {self.index_dir}. Hãy chạy `qa index` trước."
+                    )
+                target = self.index_dir.resolve()
+                if self._data is not None and self._loaded_from == target:
+                    return self._data
+                lease = build_locks.hold(target)
+                if lease is not None:
+                    break
+            else:
+                raise IndexMissingError(
+                    f"Chỉ mục ở {self.index_dir} vừa được thay nhiều lần liền; hãy thử lại."
+                )
+            try:
+                data = store.load(target, self._model_name(), self.backend)
+            except BaseException:
+                lease.release()
+                raise
+            self._serve(data, target, lease)
+            return data
 
     def _model_name(self) -> str:
         if self._embedder is not None:
@@ -157,14 +181,15 @@ class Pipeline:
         return components.retriever(self.settings, self.data, self.embedder)
 
     def check_question(self, question: str) -> str:
-        """NFC, trimmed; empty or too long questions are refused with a clear message."""
-        text = nfc(question or "").strip()
+        """Trimmed, NFC; empty or too long questions are refused with a clear message. The length
+        is the one sent (NFC may lengthen a text), as the API's schema says (``maxLength``)."""
+        text = (question or "").strip()
         if not text:
             raise InputError("Câu hỏi trống. Hãy nhập một câu hỏi.")
         limit = self.settings.max_question_chars
         if len(text) > limit:
             raise InputError(f"Câu hỏi quá dài ({len(text)} ký tự; tối đa {limit} ký tự).")
-        return text
+        return nfc(text)
 
     def search(self, query: str, k: int | None = None, exclude: Collection[str] = ()) -> list[Hit]:
         """The ``k`` best passages; ``exclude`` names articles to search as if they were not in

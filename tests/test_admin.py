@@ -115,6 +115,8 @@ def test_each_rejected_file_gets_its_own_message(admin: TestClient, pipeline: Pi
         assert not by_file[name]["accepted"], name
         assert message in by_file[name]["message"], by_file[name]
         assert str(pipeline.settings.data_dir) not in by_file[name]["message"]
+    # refused by its type before it has a name to be kept under: no name to delete it by
+    assert by_file["noname"]["name"] is None and by_file["huge.txt"]["name"] == "huge.txt"
     assert [f["name"] for f in admin.get("/api/admin/uploads").json()] == ["ok.md"]
 
 

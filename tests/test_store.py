@@ -1,11 +1,15 @@
 import json
 import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from embeddings.hashing import HashEmbedder
 from qa.core.errors import IndexCorruptError, IndexMissingError, InputError
+from qa.core.settings import PROJECT_ROOT
 from qa.pipeline import Pipeline
 from tests.conftest import CORPUS, make_settings
 
@@ -90,7 +94,7 @@ def test_a_crash_while_saving_leaves_no_partial_build(pipeline: Pipeline, monkey
     with pytest.raises(OSError, match="disk full"):
         pipeline.index()
     assert pipeline.index_dir.resolve() == before
-    builds = list((pipeline.settings.data_dir / "builds").iterdir())
+    builds = [p for p in (pipeline.settings.data_dir / "builds").iterdir() if p.is_dir()]
     assert builds == [before]
 
 
@@ -101,3 +105,89 @@ def test_each_stored_vector_is_its_own_chunks_embedding(pipeline: Pipeline) -> N
     assert lengths != sorted(lengths)  # the order differs from the chunks', so this tests it
     expected = HashEmbedder().embed_passages([c.text for c in data.chunks])
     assert (data.vectors == expected).all()
+
+
+# a build that stops while writing its partial folder, as one killed there would
+_STOPPED_BUILD = """
+import sys, time
+from embeddings.hashing import HashEmbedder
+from qa.core.settings import Settings
+from qa.index.bm25 import BM25Index
+from qa.pipeline import Pipeline
+
+def stop(*args, **kwargs):
+    print("writing", flush=True)
+    time.sleep(600)
+
+BM25Index.save = stop
+settings = Settings.model_validate_json(sys.argv[1])
+Pipeline(settings, embedder=HashEmbedder()).index()
+"""
+
+
+@pytest.fixture
+def writing(pipeline: Pipeline) -> Iterator[subprocess.Popen[bytes]]:
+    """Another process in the middle of writing a build of the same data folder."""
+    build = subprocess.Popen(
+        [sys.executable, "-c", _STOPPED_BUILD, pipeline.settings.model_dump_json()],
+        stdout=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+    )
+    try:
+        assert build.stdout is not None and build.stdout.readline() == b"writing\n"
+        yield build
+    finally:
+        build.kill()
+        build.wait()
+
+
+def _entries(pipeline: Pipeline) -> set[str]:
+    return {p.name for p in (pipeline.settings.data_dir / "builds").iterdir()}
+
+
+def _partials(pipeline: Pipeline) -> list[str]:
+    return [name for name in _entries(pipeline) if name.endswith(".partial")]
+
+
+def test_a_killed_build_is_removed_by_the_next_build(
+    pipeline: Pipeline, writing: subprocess.Popen[bytes]
+) -> None:
+    [left] = _partials(pipeline)
+    writing.kill()
+    writing.wait()
+    seen: list[list[str]] = []  # the partial folders while the next build runs
+    pipeline.index(on_progress=lambda *_: seen.append(_partials(pipeline)))
+    assert seen and seen[0] == []
+    current = pipeline.index_dir.resolve().name
+    assert _entries(pipeline) == {current, f"{current}.lock"}
+    assert left.removesuffix(".partial") + ".lock" not in _entries(pipeline)
+
+
+def test_a_build_another_process_is_writing_is_kept(
+    pipeline: Pipeline, writing: subprocess.Popen[bytes]
+) -> None:
+    [live] = _partials(pipeline)
+    pipeline.index()
+    pipeline.index()
+    assert _partials(pipeline) == [live]
+    assert writing.poll() is None
+    writing.kill()
+    writing.wait()
+    pipeline.index()
+    assert _partials(pipeline) == []
+
+
+def test_a_build_another_server_serves_is_kept_until_it_moves_on(pipeline: Pipeline) -> None:
+    server = _pipeline(pipeline.settings.data_dir)
+    served = server.index_dir.resolve()
+    assert server.search("Cao Bằng", 1)
+    pipeline.index()
+    pipeline.index()
+    builds = pipeline.settings.data_dir / "builds"
+    assert served.is_dir()
+    assert sorted(p for p in builds.iterdir() if p.is_dir()) == sorted(
+        [served, pipeline.index_dir.resolve()]
+    )
+    assert server.search("Cao Bằng", 1)  # the server moves to the new build
+    pipeline.index()
+    assert not served.exists()

@@ -22,7 +22,7 @@ class UploadedOut(BaseModel):
 
 class UploadResultOut(BaseModel):
     filename: str = Field(description="The name the file was sent with.")
-    name: str = Field(description="The name it is kept under (empty when rejected early).")
+    name: str | None = Field(description="The name it is kept under (null when rejected early).")
     accepted: bool
     message: str
     articles: list[str] = Field(description="Ids of the articles the file holds.")
@@ -31,7 +31,7 @@ class UploadResultOut(BaseModel):
     def of(cls, result: UploadResult) -> UploadResultOut:
         return cls(
             filename=result.filename,
-            name=result.name,
+            name=result.name or None,
             accepted=result.accepted,
             message=result.message,
             articles=list(result.articles),

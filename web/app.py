@@ -24,12 +24,13 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.routing import Match, Mount
 
 from qa import __version__
 from qa.core.errors import AuthenticationError, BusyError, HoidapError
 from qa.core.settings import Settings
 from qa.pipeline import Pipeline
-from web import dates, errors
+from web import dates, errors, responses
 from web.accounts import Accounts
 from web.article_search import ArticleSearch
 from web.compute import Compute
@@ -38,6 +39,7 @@ from web.deps import get_owner
 from web.errors import Problem, describe
 from web.hosts import AllowedHosts, SameOrigin
 from web.limits import BodyLimit, too_large
+from web.openapi import document_settings
 from web.owners import viewer
 from web.reindex import Reindexer
 from web.routes import admin, articles, ask, conversations, docs, health, login, openai, pages
@@ -55,9 +57,7 @@ _HTTP_MESSAGES = {
     404: "Không tìm thấy trang này.",
     405: "Phương thức HTTP này không được hỗ trợ ở đây.",
 }
-_WHO_ASKS: dict[int | str, dict[str, object]] = {
-    401: {"description": "HOIDAP_AUTH=accounts: chưa đăng nhập, hoặc API token sai."},
-}
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 logger = logging.getLogger(__name__)
 
 
@@ -110,9 +110,14 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> FastAPI:
     )
     # everything that shows articles or conversations needs to know who asks
     for area in (pages, ask, articles, conversations, openai, admin):
-        app.include_router(area.router, dependencies=[Depends(get_owner)], responses=_WHO_ASKS)
+        app.include_router(
+            area.router,
+            dependencies=[Depends(get_owner)],
+            responses={**responses.errors(401), **responses.EDGES},
+        )
     for area in (login, health, docs):
-        app.include_router(area.router)
+        app.include_router(area.router, responses=responses.EDGES)
+    document_settings(app, settings)
     _add_exception_handlers(app)
     return app
 
@@ -169,9 +174,25 @@ def _add_exception_handlers(app: FastAPI) -> None:
             message = "Nội dung gửi lên không phải văn bản UTF-8 hợp lệ."
             return respond(request, Problem(422, "input_error", message))
         message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
-        return respond(request, Problem(exc.status_code, "http_error", message), exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return respond(request, Problem(exc.status_code, "http_error", message), headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("Unhandled error on %s %s", request.method, request.url.path)
         return respond(request, describe(exc))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the path takes (Starlette's 405 names only the first route's)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+            if not isinstance(route, Mount)  # a mount takes any method and answers its own 405
+        )
+    ]

@@ -29,6 +29,17 @@ def _whole_characters(value: object) -> object:
 
 # Every string a request sends: a lone surrogate is a 422, not an error deep inside
 UnicodeStr = Annotated[str, BeforeValidator(_whole_characters)]
+# ``json_schema_extra`` of a text the server refuses when it is blank once trimmed, with its own
+# message (so pydantic does not check it first): the schema says it (a JSON Schema pattern
+# matches anywhere in the string)
+NOT_BLANK: dict[str, object] = {"minLength": 1, "pattern": r"\S"}
+MAX_LENGTH_SETTING = "x-max-length-setting"
+
+
+def max_length_setting(name: str) -> dict[str, str]:
+    """``json_schema_extra`` of a string whose longest length is the setting ``name``: the
+    OpenAPI document of an app says its ``maxLength`` (``web.openapi``)."""
+    return {MAX_LENGTH_SETTING: name}
 
 
 def article_url(
@@ -53,7 +64,10 @@ def conversation_url(conversation_id: str) -> str:
 
 
 class AskRequest(BaseModel):
-    question: UnicodeStr = Field(description="Câu hỏi, tối đa `max_question_chars` ký tự.")
+    question: UnicodeStr = Field(
+        description="Câu hỏi, tối đa `max_question_chars` ký tự.",
+        json_schema_extra={**NOT_BLANK, **max_length_setting("max_question_chars")},
+    )
     conversation_id: UnicodeStr | None = Field(
         default=None,
         min_length=1,
@@ -283,7 +297,9 @@ class ConversationSummary(BaseModel):
 
 
 class RenameRequest(BaseModel):
-    title: UnicodeStr = Field(min_length=1, max_length=TITLE_CHARS, description="Tên mới.")
+    title: UnicodeStr = Field(
+        min_length=1, max_length=TITLE_CHARS, description="Tên mới.", json_schema_extra=NOT_BLANK
+    )
 
 
 class TurnOut(BaseModel):

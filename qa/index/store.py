@@ -2,14 +2,14 @@
 
 ``DATA_DIR/index`` is a symbolic link to ``DATA_DIR/builds/<id>``. A build is written completely
 into its own folder and then the link is replaced with ``os.replace`` (atomic on POSIX), so a
-crash mid-build never leaves a broken index and readers never see half a build.
+crash mid-build never leaves a broken index and readers never see half a build. Builds that no
+process writes or serves any more are removed (``qa.index.build_locks``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import uuid
 import zipfile
@@ -22,20 +22,24 @@ from qa.core.errors import IndexCorruptError, IndexMissingError
 from qa.core.index_data import IndexData, Manifest
 from qa.core.protocols import IndexBackend
 from qa.core.types import Article, Chunk
+from qa.index import build_locks
+from qa.index.build_locks import BuildLock
 
 FORMAT_VERSION = 3  # 3: compact, memory-mapped BM25 posting lists
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
 
 
-def save(data: IndexData, link: Path, backend: IndexBackend) -> Path:
+def save(data: IndexData, link: Path, backend: IndexBackend) -> tuple[Path, BuildLock]:
     """Write a complete build next to ``link``, point ``link`` at it atomically, then tell the
-    backend that this build now serves."""
-    builds = link.parent / "builds"
+    backend that this build now serves; the build, and the shared lock that keeps it while this
+    process serves it."""
+    builds = _builds(link)
     builds.mkdir(parents=True, exist_ok=True)
     build = builds / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    tmp = build.with_name(build.name + ".partial")
-    tmp.mkdir()
+    lock = build_locks.claim(build)
+    tmp = build_locks.partial(build)
     try:
+        tmp.mkdir()
         with (tmp / "articles.jsonl").open("w", encoding="utf-8") as out:
             for article in data.articles.values():
                 out.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
@@ -50,21 +54,26 @@ def save(data: IndexData, link: Path, backend: IndexBackend) -> Path:
         # the manifest goes last: a folder without one is never loaded
         (tmp / "manifest.json").write_text(json.dumps(asdict(data.manifest), indent=2), "utf-8")
         tmp.rename(build)
+        staged = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
+        staged.symlink_to(Path("builds") / build.name)
+        os.replace(staged, link)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        lock.release()
+        remove_unused(link)  # this build's partial folder among them
         raise
-    staged = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
-    staged.symlink_to(Path("builds") / build.name)
-    os.replace(staged, link)
-    _remove_old_builds(builds, keep=build)
+    lock.share()
     backend.published(build)
-    return build
+    return build, lock
 
 
-def _remove_old_builds(builds: Path, keep: Path) -> None:
-    for old in builds.iterdir():
-        if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
+def _builds(link: Path) -> Path:
+    return link.parent / "builds"
+
+
+def remove_unused(link: Path) -> list[Path]:
+    """Remove the builds beside ``link`` that it does not point at and that no live process
+    writes or serves: partial ones a killed build left, and older complete ones."""
+    return build_locks.remove_unused(_builds(link), link)
 
 
 def read_manifest(link: Path) -> Manifest:

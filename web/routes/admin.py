@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qa.core.errors import HoidapError
@@ -14,14 +14,18 @@ from qa.pipeline import Pipeline
 from web.admin_schemas import ReindexOut, UploadedOut, UploadResultOut
 from web.deps import AdminDep, FormDep, PipelineDep, TemplatesDep
 from web.reindex import Reindexer
+from web.responses import errors
 from web.uploads import UploadResult, Uploads
 
 router = APIRouter(
-    tags=["quản trị"], responses={403: {"description": "Chỉ quản trị viên được làm việc này."}}
+    tags=["quản trị"],
+    responses=errors(403, e403="Chỉ quản trị viên được làm việc này (và không từ trang khác)."),
 )
 # the upload forms and API: their bodies may be larger (HOIDAP_MAX_UPLOAD_REQUEST_BYTES)
 UPLOAD_PATHS = ("/admin/articles", "/api/admin/uploads")
-Files = Annotated[list[UploadFile], File(description="Tệp .txt, .md, .html hoặc .jsonl.")]
+Files = Annotated[
+    list[UploadFile], File(min_length=1, description="Tệp .txt, .md, .html hoặc .jsonl.")
+]
 
 
 def _uploads(request: Request) -> Uploads:
@@ -118,9 +122,11 @@ async def upload(
     "/api/admin/uploads/{name}",
     status_code=204,
     summary="Xoá tệp đã tải lên",
-    responses={404: {"description": "Không có tệp này."}},
+    responses=errors(404, e404="Không có tệp này."),
 )
-def delete_upload(name: str, request: Request, admin: AdminDep) -> Response:
+def delete_upload(
+    name: Annotated[str, Path(min_length=1)], request: Request, admin: AdminDep
+) -> Response:
     _uploads(request).remove(name)
     return Response(status_code=204)
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from web.deps import ArticleSearchDep, PipelineDep
+from web.responses import errors
 from web.schemas import SEARCH_CHARS, ArticleOut, ArticleSummary
 
 router = APIRouter(prefix="/api/articles", tags=["bài viết"])
 
 
-@router.get("", response_model=list[ArticleSummary], summary="Danh sách bài viết")
+@router.get(
+    "", response_model=list[ArticleSummary], summary="Danh sách bài viết", responses=errors(503)
+)
 def articles(
     pipeline: PipelineDep,
     search: ArticleSearchDep,
@@ -29,7 +32,12 @@ def articles(
     return [ArticleSummary.of(m.article) for m in search.search(pipeline.data, q)]
 
 
-@router.get("/{article_id}", response_model=ArticleOut, summary="Một bài viết")
-def article(article_id: str, pipeline: PipelineDep) -> ArticleOut:
+@router.get(
+    "/{article_id}",
+    response_model=ArticleOut,
+    summary="Một bài viết",
+    responses=errors(404, 503, e404="Không có bài viết mang mã này."),
+)
+def article(article_id: Annotated[str, Path(min_length=1)], pipeline: PipelineDep) -> ArticleOut:
     """Bài viết kèm nội dung; vị trí `start`/`end` của trích dẫn trỏ vào `text` này."""
     return ArticleOut.of(pipeline.article(article_id))

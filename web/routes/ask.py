@@ -14,7 +14,15 @@ from qa.pipeline import Pipeline
 from web import sse
 from web.deps import ChatDep, ComputeDep, PipelineDep
 from web.errors import Problem
-from web.schemas import AskRequest, AskResponse, PassageOut, SearchResponse
+from web.responses import errors
+from web.schemas import (
+    NOT_BLANK,
+    AskRequest,
+    AskResponse,
+    PassageOut,
+    SearchResponse,
+    max_length_setting,
+)
 
 router = APIRouter(prefix="/api", tags=["hỏi đáp"])
 
@@ -26,7 +34,10 @@ Trả lời qua `text/event-stream`: các sự kiện `delta` (`{"text": "..."}`
 `delta`. Câu hỏi không hợp lệ nhận lỗi JSON trước khi luồng bắt đầu."""
 
 
-@router.post("/ask", response_model=AskResponse, summary="Hỏi")
+_ASKING = errors(403, 404, 503, e404="Không có cuộc trò chuyện `conversation_id` (của người hỏi).")
+
+
+@router.post("/ask", response_model=AskResponse, summary="Hỏi", responses=_ASKING)
 async def ask(body: AskRequest, chat: ChatDep, compute: ComputeDep) -> AskResponse:
     """Trả lời kèm trích dẫn, hoặc từ chối; gửi `conversation_id` để hỏi tiếp trong cuộc trò chuyện."""
     return await compute.run(chat.ask, body.question, body.conversation_id)
@@ -37,7 +48,7 @@ async def ask(body: AskRequest, chat: ChatDep, compute: ComputeDep) -> AskRespon
     response_class=StreamingResponse,
     summary="Hỏi, nhận câu trả lời dần dần",
     description=_STREAM_DOC,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **_ASKING},
 )
 async def ask_stream(body: AskRequest, chat: ChatDep, compute: ComputeDep) -> StreamingResponse:
     events = await compute.run(chat.stream, body.question, body.conversation_id)
@@ -60,11 +71,17 @@ def _error_event(problem: Problem) -> str:
     return sse.event(json.dumps(problem.body(), ensure_ascii=False), "error")
 
 
-@router.get("/search", response_model=SearchResponse, summary="Tìm đoạn văn")
+@router.get("/search", response_model=SearchResponse, summary="Tìm đoạn văn", responses=errors(503))
 async def search(
     pipeline: PipelineDep,
     compute: ComputeDep,
-    q: Annotated[str, Query(description="Câu hỏi hoặc từ khoá.")],
+    q: Annotated[
+        str,
+        Query(
+            description="Câu hỏi hoặc từ khoá, tối đa `max_question_chars` ký tự.",
+            json_schema_extra={**NOT_BLANK, **max_length_setting("max_question_chars")},
+        ),
+    ],
     k: Annotated[int | None, Query(ge=1, le=MAX_K, description="Số đoạn trả về.")] = None,
 ) -> SearchResponse:
     """Các đoạn văn gần với câu hỏi nhất, kèm điểm của từng bước truy hồi."""

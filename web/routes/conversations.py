@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from web.deps import ChatDep, OwnerDep, StoreDep
+from web.responses import errors
 from web.schemas import (
     SEARCH_CHARS,
     ConversationOut,
@@ -17,6 +18,8 @@ from web.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["trò chuyện"])
+ConversationId = Annotated[str, Path(min_length=1)]
+_MISSING = "Không có cuộc trò chuyện mang mã này (của người hỏi)."
 
 
 @router.get(
@@ -43,8 +46,9 @@ def conversations(
     "/conversations/{conversation_id}",
     response_model=ConversationOut,
     summary="Một cuộc trò chuyện",
+    responses=errors(404, e404=_MISSING),
 )
-def conversation(conversation_id: str, chat: ChatDep) -> ConversationOut:
+def conversation(conversation_id: ConversationId, chat: ChatDep) -> ConversationOut:
     """Mọi lượt hỏi đáp của cuộc trò chuyện, kèm câu trả lời và đánh giá; cuộc trò chuyện của
     người khác trả 404 như không tồn tại."""
     return chat.conversation(conversation_id)
@@ -54,9 +58,10 @@ def conversation(conversation_id: str, chat: ChatDep) -> ConversationOut:
     "/conversations/{conversation_id}",
     response_model=ConversationSummary,
     summary="Đổi tên cuộc trò chuyện",
+    responses=errors(403, 404, e404=_MISSING),
 )
 def rename(
-    conversation_id: str, body: RenameRequest, store: StoreDep, owner: OwnerDep
+    conversation_id: ConversationId, body: RenameRequest, store: StoreDep, owner: OwnerDep
 ) -> ConversationSummary:
     return ConversationSummary.of(store.rename(conversation_id, body.title, owner=owner.id))
 
@@ -66,14 +71,20 @@ def rename(
     status_code=204,
     response_class=Response,
     summary="Xoá cuộc trò chuyện",
+    responses=errors(403, 404, e404=_MISSING),
 )
-def delete(conversation_id: str, store: StoreDep, owner: OwnerDep) -> Response:
+def delete(conversation_id: ConversationId, store: StoreDep, owner: OwnerDep) -> Response:
     """Xoá cuộc trò chuyện cùng mọi lượt hỏi đáp và đánh giá của nó."""
     store.delete(conversation_id, owner=owner.id)
     return Response(status_code=204)
 
 
-@router.post("/feedback", response_model=FeedbackOut, summary="Đánh giá câu trả lời")
+@router.post(
+    "/feedback",
+    response_model=FeedbackOut,
+    summary="Đánh giá câu trả lời",
+    responses=errors(403, 404, e404="Không có câu trả lời `message_id` (của người hỏi)."),
+)
 def feedback(body: FeedbackRequest, store: StoreDep, owner: OwnerDep) -> FeedbackOut:
     """`up` hoặc `down`, kèm nhận xét nếu muốn; đánh giá lại sẽ thay đánh giá trước."""
     saved = store.rate(body.message_id, body.rating, body.comment.strip(), owner=owner.id)

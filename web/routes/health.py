@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from web.deps import PipelineDep, SettingsDep
+from web.responses import errors
 from web.schemas import Health
 
 router = APIRouter(tags=["hệ thống"])
@@ -14,7 +15,7 @@ router = APIRouter(tags=["hệ thống"])
     "/healthz",
     response_model=Health,
     summary="Tình trạng chỉ mục",
-    responses={503: {"description": "Chưa có chỉ mục, hoặc chỉ mục không đọc được."}},
+    responses=errors(503, e503="Chưa có chỉ mục, hoặc chỉ mục không đọc được."),
 )
 def healthz(pipeline: PipelineDep, settings: SettingsDep) -> Health:
     manifest = pipeline.data.manifest

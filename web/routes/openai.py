@@ -29,17 +29,19 @@ from web.openai_compat import (
     served_models,
     sources_text,
 )
+from web.responses import errors
 from web.schemas import CitationOut
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
 
-_UNKNOWN_MODEL = {
-    404: {
-        "description": "`model` không có trong `GET /v1/models`: lỗi theo kiểu OpenAI "
-        '(`type: "invalid_request_error"`, `param: "model"`, `code: "model_not_found"`), '
-        "thông báo liệt kê các mô hình hợp lệ."
-    }
-}
+_ERRORS = errors(
+    403,
+    404,
+    503,
+    e404="`model` không có trong `GET /v1/models`: lỗi theo kiểu OpenAI "
+    '(`type: "invalid_request_error"`, `param: "model"`, `code: "model_not_found"`), '
+    "thông báo liệt kê các mô hình hợp lệ.",
+)
 
 
 @router.get("/models", response_model=ModelList, summary="Mô hình (tương thích OpenAI)")
@@ -55,7 +57,7 @@ def models(settings: SettingsDep) -> ModelList:
     "/chat/completions",
     response_model=ChatCompletion,
     summary="Chat completions (tương thích OpenAI)",
-    responses={200: {"content": {"text/event-stream": {}}}, **_UNKNOWN_MODEL},
+    responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS},
 )
 async def chat_completions(
     body: ChatCompletionRequest,
