@@ -138,6 +138,35 @@ def _probe(command: str, env: dict[str, str], question: str) -> dict[str, Any]:
     return result
 
 
+def import_shares(importtime: str, top: int = 8) -> list[tuple[str, float]]:
+    """Seconds of ``-X importtime`` output by top-level package (each module's own time,
+    summed), the ``top`` largest and then ``other``."""
+    per: dict[str, float] = {}
+    for line in importtime.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[0].strip().isdigit():
+            continue  # the header line, or another line on stderr
+        package = parts[2].strip().split(".")[0]
+        per[package] = per.get(package, 0.0) + int(parts[0]) / 1e6
+    ranked = sorted(per.items(), key=lambda kv: kv[1], reverse=True)
+    other = sum(seconds for _, seconds in ranked[top:])
+    return [*ranked[:top], *([("other", other)] if other else [])]
+
+
+def _importtime(env: dict[str, str], question: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "qa.cli", "ask", question],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT_S,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"qa ask -X importtime failed: {done.stderr.strip()[-500:]}")
+    return done.stderr
+
+
 def breakdown(probe: dict[str, Any]) -> dict[str, float]:
     """Seconds of one probe run by column: imports (of every step) apart from the work."""
     steps = probe["steps"]
@@ -184,7 +213,18 @@ def run(
             )
             if time.perf_counter() - start > budget_s:
                 break
+        log("startup: qa ask under -X importtime")
+        shares = import_shares(_importtime(env, question))
         _report(section, runs, settings, question)
+        total = sum(seconds for _, seconds in shares)
+        table = section.table(
+            "Where `qa ask` spends its import time (`python -X importtime`, one more run; "
+            "each module's own time, by top-level package)",
+            ["package", "seconds", "share"],
+        )
+        for package, seconds in shares:
+            table.add(package, f"{seconds:.2f}", f"{seconds / total:.0%}")
+        section.data["import_shares"] = dict(shares)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return section

@@ -170,6 +170,34 @@ def test_help_lists_the_lazy_commands_without_importing_them() -> None:
     assert run.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_ask_imports_only_what_answering_uses(indexed: Path) -> None:
+    """`qa ask` with the hash embedder and the keyword answerer loads no model library, no web
+    framework, and neither scipy (only building BM25 uses it) nor scikit-learn (pyvi's
+    pickled tagger does not need it)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from qa.cli import main\n"
+        "main(sys.argv[1:])\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers', 'sklearn', 'scipy', 'pandas',"
+        " 'fastapi', 'uvicorn', 'pymilvus', 'eval', 'bench', 'web.app', 'qa.answer.reader.network')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    args = ["--data-dir", str(indexed), "--model", "hash:64", "ask", "94,88% là tỷ lệ gì?"]
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HOIDAP_ANSWERER": "extractive"},  # no other HOIDAP_* (conftest)
+    )
+    assert "Nguồn:" in run.stdout
+    assert run.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_lazy_help_lines_match_the_commands() -> None:
     from qa.cli import cli
     from qa.cli.lazy import _LAZY_HELP
