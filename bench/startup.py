@@ -5,8 +5,8 @@ one). Then, ``repeats`` times: ``qa --help`` and ``qa ask QUESTION`` as a user r
 shell (seconds until the process exits); ``qa serve`` on a free port (seconds until ``/healthz``
 first answers 200, then until the first ``POST /api/ask`` answer); and ``bench.startup_probe``
 for each command, which takes the same steps in a fresh interpreter with a clock around each,
-for the breakdown: Python itself, imports, model loads (embedding model and answerer), index
-load, web app, first answer. Every process gets the scratch folder and the settings' model,
+for the breakdown: the interpreter starting, imports, model loads (embedding model and answerer), index
+load, web app, first answer, the interpreter shutting down. Every process gets the scratch folder and the settings' model,
 model cache, answerer and backends through ``HOIDAP_*``; other ``HOIDAP_*`` variables pass on.
 """
 
@@ -118,9 +118,9 @@ def _healthy(url: str) -> bool:
 
 
 def _probe(command: str, env: dict[str, str], question: str) -> dict[str, Any]:
-    """The probe's steps for ``command``, and ``python``: the seconds of the process that were
-    in no step (the interpreter starting and stopping)."""
-    clock = time.perf_counter()
+    """The probe's steps for ``command``, with the seconds before its first step (the
+    interpreter starting) and after its last one (the interpreter shutting down)."""
+    started = time.time()
     done = subprocess.run(
         [sys.executable, "-m", "bench.startup_probe", command, question],
         env=env,
@@ -129,12 +129,13 @@ def _probe(command: str, env: dict[str, str], question: str) -> dict[str, Any]:
         text=True,
         timeout=LIMIT_S,
     )
-    wall = time.perf_counter() - clock
+    finished = time.time()
     if done.returncode != 0:
         raise RuntimeError(f"the {command} probe failed: {done.stderr.strip()[-500:]}")
     result = json.loads(done.stdout)
-    result["python"] = wall - sum(s["seconds"] for s in result["steps"].values())
-    result["wall"] = wall
+    result["python_start"] = result["started"] - started
+    result["python_exit"] = finished - result["finished"]
+    result["wall"] = finished - started
     return result
 
 
@@ -170,13 +171,14 @@ def _importtime(env: dict[str, str], question: str) -> str:
 def breakdown(probe: dict[str, Any]) -> dict[str, float]:
     """Seconds of one probe run by column: imports (of every step) apart from the work."""
     steps = probe["steps"]
-    columns = {"python": probe["python"]}
+    columns = {"python start": probe["python_start"]}
     columns["import"] = sum(s["import_s"] for s in steps.values())
     for column, names in GROUPS.items():
         columns[column] = sum(
             steps[n]["seconds"] - steps[n]["import_s"] for n in names if n in steps
         )
     columns["cli"] = steps["cli"]["seconds"] - steps["cli"]["import_s"]
+    columns["python exit"] = probe["python_exit"]
     columns["total"] = probe["wall"]
     return columns
 
@@ -246,7 +248,17 @@ def _report(
     for label, key in rows:
         figure = spread([r[key] for r in runs])
         ends.add(label, figure.format(2), figure.n)
-    columns = ["python", "cli", "import", "model", "index", "web app", "first answer", "total"]
+    columns = [
+        "python start",
+        "cli",
+        "import",
+        "model",
+        "index",
+        "web app",
+        "first answer",
+        "python exit",
+        "total",
+    ]
     table = section.table(
         "Breakdown: the command's steps in a fresh interpreter (seconds; import: every module "
         "imported by any step; the other columns without their imports)",
@@ -272,8 +284,9 @@ def _report(
         f"Question: «{question}»; model {settings.model}, embedding backend "
         f"{settings.embed_backend}, answerer {settings.answerer}; bundled corpus.",
         "cli: the `qa` command module, settings and pipeline objects; model: the embedding "
-        "model and the answerer (the reader's network) loaded; web app: `create_app`; python: "
-        "the interpreter starting and stopping (the process's wall time outside every step).",
+        "model and the answerer (the reader's network) loaded; web app: `create_app`; python "
+        "start: from starting the process to the probe's first line; python exit: from its "
+        "result to the process's end (the interpreter tearing down what was loaded).",
         f"`qa ask` imported torch: {probe['torch']}, sentence-transformers: "
         f"{probe['sentence_transformers']}.",
         f"Load average (1 min) after each run: {', '.join(f'{v:.1f}' for v in loads)}.",

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+STARTED = time.time()  # wall clock, comparable with the parent's: the interpreter's start-up
+
 
 class ImportClock:
     """Seconds spent in top-level imports (a module's own imports count once, in it), from
@@ -88,6 +90,7 @@ def probe(command: str, question: str) -> dict[str, Any]:
         answer = step("first_answer", lambda: pipeline.ask(question))
     return {
         "command": command,
+        "started": STARTED,
         "steps": steps,
         "answered": not answer.refused,
         "modules": len(sys.modules),
@@ -97,4 +100,6 @@ def probe(command: str, question: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    json.dump(probe(sys.argv[1], sys.argv[2]), sys.stdout)
+    result = probe(sys.argv[1], sys.argv[2])
+    result["finished"] = time.time()  # what follows is the interpreter shutting down
+    json.dump(result, sys.stdout)
