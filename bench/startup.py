@@ -283,7 +283,7 @@ def _report(
     section.notes += [
         f"Question: «{question}»; model {settings.model}, embedding backend "
         f"{settings.embed_backend}, answerer {settings.answerer}; bundled corpus.",
-        "cli: the `qa` command module, settings and pipeline objects; model: the embedding "
+        "cli: click, the settings and the pipeline object; model: the embedding "
         "model and the answerer (the reader's network) loaded; web app: `create_app`; python "
         "start: from starting the process to the probe's first line; python exit: from its "
         "result to the process's end (the interpreter tearing down what was loaded).",
