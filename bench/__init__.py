@@ -1,4 +1,5 @@
 """`qa bench`: speed, memory and quality figures for hoidap, printed and written, never asserted.
 
-Sections: ``ingest``, ``backends``, ``query``, ``indexes`` and ``server`` (see ``bench/README.md``).
+Sections: ``ingest``, ``backends``, ``query``, ``indexes``, ``answer``, ``server`` and ``startup``
+(see ``bench/README.md``).
 """

@@ -136,6 +136,10 @@ def run(settings: Settings, plan: Plan, log: Callable[[str], None]) -> list[repo
                 log=log,
             )
         )
+    if "startup" in plan.sections:
+        from bench import startup
+
+        sections.append(startup.run(settings, plan.repeats, plan.budget_s, log))
     return sections
 
 

@@ -62,7 +62,7 @@ def question_batches(
     return batches
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -122,7 +122,7 @@ def _start_server(
     server_settings = settings.model_copy(update={"data_dir": scratch, "articles": [BUNDLED]})
     settings_file = scratch / "settings.json"
     settings_file.write_text(server_settings.model_dump_json(), "utf-8")
-    port = _free_port()
+    port = free_port()
     log_file = (scratch / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.load_server", str(settings_file), str(port)],

@@ -187,3 +187,55 @@ def test_answer_section_times_every_answerer_over_the_same_passages(
     [target] = section.targets
     assert target.met is not None and "ms" in target.measured
     assert not any(tmp_path.glob("bench/answer-*"))  # the scratch index is removed
+
+
+def test_import_shares_sum_each_modules_own_time_by_package() -> None:
+    from bench.startup import import_shares
+
+    importtime = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:      2000 |       2000 |     torch._C\n"
+        "import time:      1000 |       3000 |   torch\n"
+        "import time:       500 |       3500 | faiss\n"
+        "some warning on stderr\n"
+        "import time:       250 |        250 | numpy\n"
+    )
+    assert import_shares(importtime, top=2) == [
+        ("torch", 0.003),
+        ("faiss", 0.0005),
+        ("other", 0.00025),
+    ]
+
+
+def test_import_clock_counts_a_module_once_with_what_it_imports(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import sys
+
+    from bench.startup_probe import ImportClock
+
+    (tmp_path / "outer_probe_mod.py").write_text(
+        "import time\nimport inner_probe_mod\ntime.sleep(0.05)\n"
+    )
+    (tmp_path / "inner_probe_mod.py").write_text("import time\ntime.sleep(0.05)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with ImportClock() as clock:
+        import outer_probe_mod  # noqa: F401
+    sys.modules.pop("outer_probe_mod"), sys.modules.pop("inner_probe_mod")
+    assert 0.1 <= clock.seconds < 0.2  # inner's 0.05 s counted once, inside outer's
+
+
+def test_startup_section_runs_the_commands_in_fresh_processes(tmp_path: Path) -> None:
+    from bench import startup
+
+    settings = Settings(data_dir=tmp_path, model="hash:64", answerer="extractive")
+    section = startup.run(settings, repeats=1, budget_s=0, log=lambda _m: None)
+    ends, parts, imports = section.tables
+    assert len(ends.rows) == 4 and all(float(row[1]) > 0 for row in ends.rows)
+    assert [row[0] for row in parts.rows] == ["qa ask", "qa serve"]
+    assert imports.rows and all(row[2].endswith("%") for row in imports.rows)
+    [target] = section.targets
+    assert target.met is not None and "load average" in target.measured
+    [run] = section.data["runs"]
+    assert not run["probes"]["ask"]["torch"] and run["probes"]["ask"]["answered"]
+    assert not any(tmp_path.glob("bench/startup-*"))  # the scratch index is removed

@@ -170,6 +170,68 @@ def test_help_lists_the_lazy_commands_without_importing_them() -> None:
     assert run.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_ask_imports_only_what_answering_uses(indexed: Path) -> None:
+    """`qa ask` with the hash embedder and the keyword answerer loads no model library, no web
+    framework, and neither scipy (only building BM25 uses it) nor scikit-learn (pyvi's
+    pickled tagger does not need it)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from qa.cli import main\n"
+        "main(sys.argv[1:])\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers', 'sklearn', 'scipy', 'pandas',"
+        " 'fastapi', 'uvicorn', 'pymilvus', 'eval', 'bench', 'web.app', 'qa.answer.reader.network')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    args = ["--data-dir", str(indexed), "--model", "hash:64", "ask", "94,88% là tỷ lệ gì?"]
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HOIDAP_ANSWERER": "extractive"},  # no other HOIDAP_* (conftest)
+    )
+    assert "Nguồn:" in run.stdout
+    assert run.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["--data-dir", "ask", "--model", "hash:64", "search", "q"], "search"),
+        (["--model=hash:64", "ask", "q", "--json"], "ask"),
+        (["--help"], None),
+        (["index", "ask"], "index"),
+    ],
+)
+def test_the_command_name_skips_the_groups_options(args: list[str], name: str | None) -> None:
+    from qa.cli import _command_name
+
+    assert _command_name(args) == name
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_the_executable_ends_with_its_output_and_status(indexed: Path, command: str) -> None:
+    """`qa ask` and `qa search` end the process at once (qa.cli.run): the JSON is whole through
+    a pipe, and an error still says why and exits non-zero."""
+    import os
+    import subprocess
+    import sys
+
+    def qa(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "qa.cli", "--data-dir", str(indexed), "--model", "hash:64"]
+        env = {**os.environ, "HOIDAP_ANSWERER": "extractive"}  # no other HOIDAP_* (conftest)
+        return subprocess.run([*argv, *args], capture_output=True, text=True, env=env)
+
+    done = qa(command, "Cao Bằng có bao nhiêu huyện biên giới?", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)
+    empty = qa(command, " ")
+    assert empty.returncode == 1 and "trống" in empty.stderr
+
+
 def test_lazy_help_lines_match_the_commands() -> None:
     from qa.cli import cli
     from qa.cli.lazy import _LAZY_HELP

@@ -1,7 +1,12 @@
+import json
+import subprocess
+import sys
+
 import pytest
 
 from qa.text.terms import document_terms, query_terms
 from qa.text.vietnamese import capitalized_names, fold, has_diacritics, nfc, normalize, segment
+from tests.conftest import CORPUS
 
 
 @pytest.mark.parametrize(
@@ -70,3 +75,35 @@ def test_acronym_in_query_adds_long_form_and_back() -> None:
 def test_capitalized_names_skip_the_first_word_and_punctuation() -> None:
     assert capitalized_names("Tỉnh đó (DTTS, Cao Bằng) có gì?") == ["DTTS", "Cao Bằng"]
     assert capitalized_names("Ở Bắc Kạn thì sao?") == ["Bắc Kạn"]
+
+
+def _segment_in_a_fresh_process(texts: list[str], import_sklearn_first: bool) -> dict:
+    script = (
+        "import json, sys\n"
+        + ("import sklearn\n" if import_sklearn_first else "")
+        + "from qa.text.vietnamese import segment\n"
+        "texts = json.loads(sys.stdin.read())\n"
+        "print(json.dumps({'words': [segment(t) for t in texts],"
+        " 'sklearn': 'sklearn' in sys.modules, 'scipy': 'scipy' in sys.modules}))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(run.stdout)
+
+
+def test_pyvi_segments_alike_without_scikit_learn() -> None:
+    texts = [
+        p.strip()
+        for path in sorted(CORPUS.glob("*.txt"))[:2]
+        for p in path.read_text("utf-8").split("\n")
+        if p.strip()
+    ][:40]
+    alone = _segment_in_a_fresh_process(texts, import_sklearn_first=False)
+    beside = _segment_in_a_fresh_process(texts, import_sklearn_first=True)
+    assert not alone["sklearn"] and not alone["scipy"]  # most of pyvi's start-up, not needed
+    assert alone["words"] == beside["words"]

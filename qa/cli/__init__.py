@@ -7,6 +7,7 @@ it, and the `eval`, `bench` and `llm` groups are imported only when they are run
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -229,6 +230,41 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     uvicorn.Server(
         server.config(app, settings, settings.host, settings.port, log_level="info")
     ).run()
+
+
+# Commands that write nothing but their output: once it is out, the process may end at once.
+_EXIT_AT_ONCE = frozenset({"ask", "search"})
+
+
+def run() -> None:
+    """The `qa` executable: ``main`` on the process's arguments. After ``qa ask`` and
+    ``qa search`` the process ends without tearing the interpreter down, which with torch and
+    the models loaded takes seconds (``qa bench --only startup``, "python exit")."""
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    if _command_name(sys.argv[1:]) in _EXIT_AT_ONCE:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _command_name(args: Sequence[str]) -> str | None:
+    """The subcommand ``args`` run: the first argument that is neither an option of ``qa``
+    itself nor the value of one."""
+    valued = {
+        o for p in cli.params if isinstance(p, click.Option) and not p.is_flag for o in p.opts
+    }
+    rest = iter(args)
+    for arg in rest:
+        if arg in valued:
+            next(rest, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

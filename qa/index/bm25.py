@@ -15,11 +15,14 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from qa.core.types import QueryTerms
+
+if TYPE_CHECKING:  # scipy builds the lists; loading and searching them need numpy only
+    from scipy import sparse
 
 _TYPES = (np.uint8, np.uint16, np.uint32)
 _LIMITS = np.array([np.iinfo(t).max for t in _TYPES], dtype=np.int64)
@@ -104,6 +107,8 @@ class _Postings:
 
 def _frequencies(docs: Sequence[list[str]]) -> tuple[dict[str, int], sparse.csr_matrix]:
     """The field's vocabulary and its term-by-passage frequency matrix (ids sorted per row)."""
+    from scipy import sparse
+
     vocabulary: dict[str, int] = {}
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     rows = np.fromiter(
@@ -217,6 +222,8 @@ class BM25Index:
     def build(
         cls, docs: Sequence[tuple[list[str], list[str]]], *, k1: float, b: float
     ) -> BM25Index:
+        from scipy import sparse
+
         fields = [[d[0] for d in docs], [d[1] for d in docs]]
         vocabularies, matrices = zip(*(_frequencies(f) for f in fields), strict=True)
         stacked = sparse.vstack(matrices, format="csr")

@@ -1,6 +1,9 @@
 """FAISS vector index: normalized vectors, inner product (= cosine), ids are row positions.
 
 Flat (exact) for small collections; HNSW or IVF (flat, SQ8 or PQ codes) past a size threshold.
+A saved index loads memory-mapped (every kind: FAISS maps the flat codes, HNSW's stored vectors
+and IVF's lists), so start-up does not read the vectors and processes serving one build share
+their pages.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import numpy as np
 from qa.core.errors import IndexCorruptError
 
 Kind = Literal["flat", "hnsw", "ivf"]
+# read-only: the build folder is never written again once it is published
+_MMAP = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,13 @@ def _ivf_lists(n: int) -> int:
 class FaissIndex:
     """A thin wrapper that remembers its kind and applies search-time parameters."""
 
-    def __init__(self, index: faiss.Index, kind: Kind, spec: IndexSpec) -> None:
+    def __init__(
+        self, index: faiss.Index, kind: Kind, spec: IndexSpec, mapped: bool = False
+    ) -> None:
         self._index = index
         self.kind = kind
         self._spec = spec
+        self._mapped = mapped  # the codes are a view of the file: FAISS aborts on add
         self._apply_search_params()
 
     @classmethod
@@ -81,9 +89,15 @@ class FaissIndex:
         return int(self._index.ntotal)
 
     def add(self, vectors: np.ndarray) -> None:
-        """Append rows (an IVF index must have been trained at build time)."""
-        if len(vectors):
-            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        """Append rows (an IVF index must have been trained at build time); a memory-mapped
+        index is copied into memory first."""
+        if not len(vectors):
+            return
+        if self._mapped:
+            self._index = faiss.deserialize_index(faiss.serialize_index(self._index))
+            self._mapped = False
+            self._apply_search_params()
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
     @property
     def dim(self) -> int:
@@ -104,10 +118,10 @@ class FaissIndex:
     @classmethod
     def load(cls, path: Path, kind: Kind, spec: IndexSpec) -> FaissIndex:
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), _MMAP)
         except RuntimeError as exc:
             raise IndexCorruptError(f"Tệp chỉ mục vector hỏng: {path}") from exc
-        return cls(index, kind, spec)
+        return cls(index, kind, spec, mapped=True)
 
 
 class FaissBackend:

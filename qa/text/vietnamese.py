@@ -8,6 +8,8 @@ what a user typing without diacritics produces.
 from __future__ import annotations
 
 import re
+import sys
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -60,9 +62,27 @@ def has_diacritics(text: str) -> bool:
     return any(fold(c) != c.lower() for c in _DIACRITIC_CHARS.findall(nfc(text)))
 
 
+_PYVI_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _pyvi_tokenize():  # type: ignore[no-untyped-def]
-    from pyvi import ViTokenizer
+    """pyvi's tokenizer, loaded without scikit-learn when nothing has imported it yet.
+
+    pyvi's CRF model is a pickled sklearn-crfsuite estimator; sklearn_crfsuite.compat derives it
+    from scikit-learn's BaseEstimator when scikit-learn imports and from a plain class when it
+    does not, and tagging never uses the base class. Importing scikit-learn (with scipy and
+    pandas) is most of pyvi's start-up, so compat is imported with scikit-learn masked (a
+    ``None`` in ``sys.modules`` makes ``import sklearn`` raise ImportError), then unmasked.
+    """
+    with _PYVI_LOCK:
+        if "sklearn" not in sys.modules and "sklearn_crfsuite" not in sys.modules:
+            sys.modules["sklearn"] = None  # type: ignore[assignment]
+            try:
+                import sklearn_crfsuite.compat  # noqa: F401
+            finally:
+                del sys.modules["sklearn"]
+        from pyvi import ViTokenizer
 
     return ViTokenizer.tokenize
 
