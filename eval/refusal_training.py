@@ -118,6 +118,62 @@ def rates(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
     }
 
 
+def fit_examples(
+    examples: Sequence[Example], plan: Plan, reader_sha: str, margin_threshold: float
+) -> refusal_model.RefusalModel:
+    """The refusal model of the examples, its threshold chosen out of fold, with the figures
+    of the margin rule it replaces beside its own."""
+    x, y, groups = matrix(examples)
+    # the answerer refuses a question with a name no article knows before reading: the model
+    # is fitted on the others, and the threshold counts the rule's refusals as its own
+    named = x[:, NAMES.index("unknown_name")] > 0
+    oof = np.full(len(y), -1.0)
+    oof[~named] = refusal_model.out_of_fold(
+        x[~named],
+        y[~named],
+        [g for g, n in zip(groups, named, strict=True) if not n],
+        plan.folds,
+        plan.l2,
+        plan.seed,
+    )
+    threshold = refusal_model.threshold_for(oof[y == 1], plan.false_refusal_target)
+    margin = np.where(named, -np.inf, x[:, NAMES.index("margin")])
+    per_source = {}
+    sources = np.array([g.split("/", 1)[0] for g in groups])
+    for source in plan.sources:
+        at = sources == source
+        per_source[source] = {
+            "examples": int(at.sum()),
+            "learned": rates(oof[at], y[at], threshold),
+            "margin": rates(margin[at], y[at], margin_threshold),
+        }
+    mean, scale, coef, intercept = refusal_model.fit(x[~named], y[~named], plan.l2)
+    training = {
+        "sources": list(plan.sources),
+        "questions_per_source": plan.questions,
+        "examples": len(y),
+        "unread": len(examples) - len(y),
+        "seed": plan.seed,
+        "l2": plan.l2,
+        "folds": plan.folds,
+        "false_refusal_target": plan.false_refusal_target,
+        "out_of_fold": rates(oof, y, threshold),
+        "unknown_name_refused": rates(np.where(named, -1.0, 1.0), y, 0.0),
+        "margin_rule": rates(margin, y, margin_threshold),
+        "per_source": per_source,
+    }
+    return refusal_model.RefusalModel(
+        features=NAMES,
+        mean=tuple(float(v) for v in mean),
+        scale=tuple(float(v) for v in scale),
+        coef=tuple(round(float(v), 6) for v in coef),
+        intercept=round(intercept, 6),
+        threshold=round(threshold, 6),
+        reader_sha256=reader_sha,
+        training=training,
+    )
+
+
 def train(base: Pipeline, plan: Plan, bars: Bars, say: Callable[[str], None]) -> dict[str, Any]:
     """Collect (or reuse) the examples, fit, choose the threshold, write ``refusal.json``;
     returns the training figures written with it."""
@@ -137,44 +193,8 @@ def train(base: Pipeline, plan: Plan, bars: Bars, say: Callable[[str], None]) ->
         say(f"{source}: {len(questions)} câu hỏi × 2 (có đáp án / bỏ bài gốc) -> {cache}")
         pipeline = corpus_pipeline(base, corpus, progress=True)
         examples += collect(pipeline, source, questions, cache, bars(source, len(questions)))
-    x, y, groups = matrix(examples)
-    oof = refusal_model.out_of_fold(x, y, groups, plan.folds, plan.l2, plan.seed)
-    threshold = refusal_model.threshold_for(oof[y == 1], plan.false_refusal_target)
-    margin = x[:, NAMES.index("margin")]
-    margin_threshold = artifact.read_manifest(settings.reader_weights_dir or artifact.WEIGHTS_DIR)
-    per_source = {}
-    sources = np.array([g.split("/", 1)[0] for g in groups])
-    for source in plan.sources:
-        at = sources == source
-        per_source[source] = {
-            "examples": int(at.sum()),
-            "learned": rates(oof[at], y[at], threshold),
-            "margin": rates(margin[at], y[at], margin_threshold.threshold),
-        }
-    mean, scale, coef, intercept = refusal_model.fit(x, y, plan.l2)
-    training = {
-        "sources": list(plan.sources),
-        "questions_per_source": plan.questions,
-        "examples": len(y),
-        "unread": len(examples) - len(y),
-        "seed": plan.seed,
-        "l2": plan.l2,
-        "folds": plan.folds,
-        "false_refusal_target": plan.false_refusal_target,
-        "out_of_fold": rates(oof, y, threshold),
-        "margin_rule": rates(margin, y, margin_threshold.threshold),
-        "per_source": per_source,
-        "minutes": round((time.perf_counter() - clock) / 60, 1),
-    }
-    model = refusal_model.RefusalModel(
-        features=NAMES,
-        mean=tuple(float(v) for v in mean),
-        scale=tuple(float(v) for v in scale),
-        coef=tuple(round(float(v), 6) for v in coef),
-        intercept=round(intercept, 6),
-        threshold=round(threshold, 6),
-        reader_sha256=reader_sha,
-        training=training,
-    )
+    manifest = artifact.read_manifest(settings.reader_weights_dir or artifact.WEIGHTS_DIR)
+    model = fit_examples(examples, plan, reader_sha, manifest.threshold)
+    model.training["minutes"] = round((time.perf_counter() - clock) / 60, 1)
     refusal_model.save(model, plan.out)
-    return training
+    return model.training

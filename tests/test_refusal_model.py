@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from eval.external import load_squad
-from eval.refusal_training import collect, matrix
+from eval.refusal_training import Example, Plan, collect, fit_examples, matrix
 from qa import components
 from qa.answer.reader import artifact, refusal_model
 from qa.answer.reader.answerer import ReaderAnswerer
@@ -186,3 +186,40 @@ def test_collect_reads_each_question_with_and_without_its_article_and_resumes(
     calls = len(reader.calls)
     again = collect(pipeline, "tiny.json", eval_set.questions, cache, lambda n: None)
     assert again == examples and len(reader.calls) == calls  # read from the cache
+
+
+def test_fit_examples_keeps_false_refusals_to_the_target_and_leaves_names_to_the_rule(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(3)
+    examples = []
+    for k in range(300):
+        for answerable in (True, False):
+            values = {n: float(rng.normal()) for n in NAMES}
+            values["margin"] = float(rng.normal(2.0 if answerable else -1.0))
+            values["unknown_name"] = float(not answerable and k % 10 == 0)
+            source = "a.json" if k % 2 else "b.json"
+            examples.append(Example(source, f"q{k}", f"art{k // 3}", answerable, values))
+    plan = Plan(
+        train_dir=tmp_path,
+        sources=("a.json", "b.json"),
+        questions=150,
+        seed=1,
+        false_refusal_target=0.05,
+        folds=5,
+        l2=1.0,
+        work=tmp_path,
+        out=tmp_path,
+    )
+    model = fit_examples(examples, plan, "sha", margin_threshold=0.0)
+    figures = model.training
+    assert figures["out_of_fold"]["false_refusal"] <= 0.05
+    assert (
+        figures["out_of_fold"]["refusal_recall"] > figures["unknown_name_refused"]["refusal_recall"]
+    )
+    assert figures["unknown_name_refused"]["refusal_recall"] == pytest.approx(0.1)
+    assert set(figures["per_source"]) == {"a.json", "b.json"}
+    assert model.coef[NAMES.index("unknown_name")] == 0.0  # the rule refuses those first
+    assert model.coef[NAMES.index("margin")] > 0
+    refusal_model.save(model, tmp_path)
+    assert refusal_model.load("sha", tmp_path) == model
