@@ -52,6 +52,7 @@ class Plan:
     l2: float
     work: Path
     out: Path
+    features: tuple[str, ...] = ()  # of refusal_features.NAMES, the ones the model uses
 
 
 def sample(questions: Sequence[EvalQuestion], n: int, seed: int) -> list[EvalQuestion]:
@@ -124,19 +125,11 @@ def fit_examples(
     """The refusal model of the examples, its threshold chosen out of fold, with the figures
     of the margin rule it replaces beside its own."""
     x, y, groups = matrix(examples)
-    # the answerer refuses a question with a name no article knows before reading: the model
-    # is fitted on the others, and the threshold counts the rule's refusals as its own
-    named = x[:, NAMES.index("unknown_name")] > 0
-    oof = np.full(len(y), -1.0)
-    oof[~named] = refusal_model.out_of_fold(
-        x[~named],
-        y[~named],
-        [g for g, n in zip(groups, named, strict=True) if not n],
-        plan.folds,
-        plan.l2,
-        plan.seed,
-    )
+    used = [NAMES.index(n) for n in plan.features]
+    oof = refusal_model.out_of_fold(x[:, used], y, groups, plan.folds, plan.l2, plan.seed)
     threshold = refusal_model.threshold_for(oof[y == 1], plan.false_refusal_target)
+    # what the learned refusal replaces: a name no article knows, then the margin threshold
+    named = x[:, NAMES.index("unknown_name")] > 0
     margin = np.where(named, -np.inf, x[:, NAMES.index("margin")])
     per_source = {}
     sources = np.array([g.split("/", 1)[0] for g in groups])
@@ -147,7 +140,7 @@ def fit_examples(
             "learned": rates(oof[at], y[at], threshold),
             "margin": rates(margin[at], y[at], margin_threshold),
         }
-    mean, scale, coef, intercept = refusal_model.fit(x[~named], y[~named], plan.l2)
+    mean, scale, coef, intercept = refusal_model.fit(x[:, used], y, plan.l2)
     training = {
         "sources": list(plan.sources),
         "questions_per_source": plan.questions,
@@ -159,11 +152,11 @@ def fit_examples(
         "false_refusal_target": plan.false_refusal_target,
         "out_of_fold": rates(oof, y, threshold),
         "unknown_name_refused": rates(np.where(named, -1.0, 1.0), y, 0.0),
-        "margin_rule": rates(margin, y, margin_threshold),
+        "margin_and_name_rule": rates(margin, y, margin_threshold),
         "per_source": per_source,
     }
     return refusal_model.RefusalModel(
-        features=NAMES,
+        features=plan.features,
         mean=tuple(float(v) for v in mean),
         scale=tuple(float(v) for v in scale),
         coef=tuple(round(float(v), 6) for v in coef),

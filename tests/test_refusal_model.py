@@ -104,7 +104,7 @@ def test_the_artifact_round_trips_and_rejects_tampering(tmp_path: Path) -> None:
 def test_the_shipped_refusal_is_for_the_shipped_reader() -> None:
     manifest = artifact.verify()
     model = refusal_model.load(manifest.sha256)
-    assert model.features == NAMES and 0.0 < model.threshold < 1.0
+    assert set(model.features) <= set(NAMES) and 0.0 < model.threshold < 1.0
     assert model.training["out_of_fold"]["false_refusal"] <= 0.05
 
 
@@ -188,7 +188,7 @@ def test_collect_reads_each_question_with_and_without_its_article_and_resumes(
     assert again == examples and len(reader.calls) == calls  # read from the cache
 
 
-def test_fit_examples_keeps_false_refusals_to_the_target_and_leaves_names_to_the_rule(
+def test_fit_examples_keeps_false_refusals_to_the_target_with_the_chosen_features(
     tmp_path: Path,
 ) -> None:
     rng = np.random.default_rng(3)
@@ -210,6 +210,7 @@ def test_fit_examples_keeps_false_refusals_to_the_target_and_leaves_names_to_the
         l2=1.0,
         work=tmp_path,
         out=tmp_path,
+        features=("margin", "unknown_name", "dense_top"),
     )
     model = fit_examples(examples, plan, "sha", margin_threshold=0.0)
     figures = model.training
@@ -219,7 +220,20 @@ def test_fit_examples_keeps_false_refusals_to_the_target_and_leaves_names_to_the
     )
     assert figures["unknown_name_refused"]["refusal_recall"] == pytest.approx(0.1)
     assert set(figures["per_source"]) == {"a.json", "b.json"}
-    assert model.coef[NAMES.index("unknown_name")] == 0.0  # the rule refuses those first
-    assert model.coef[NAMES.index("margin")] > 0
+    assert model.features == plan.features and len(model.coef) == 3
+    assert model.coef[0] > 0 > model.coef[1]  # a wide margin answers, an unknown name refuses
     refusal_model.save(model, tmp_path)
     assert refusal_model.load("sha", tmp_path) == model
+
+
+def test_an_unknown_name_is_a_feature_of_the_learned_refusal_and_a_rule_of_the_margin(
+    pipeline: Pipeline,
+) -> None:
+    question = "Cao Bằng có bao nhiêu huyện biên giới theo Zorgan Quelby?"
+    hits = pipeline.search(question)
+    reader = ScriptedReader("7 huyện biên giới")
+    margin = _answerer(pipeline, reader, None).answer(question, hits)
+    assert margin.refused and any("Zorgan Quelby" in note for note in margin.notes)
+    values = _answerer(pipeline, reader, None).features(question, hits)
+    assert values is not None and values["unknown_name"] == 1.0
+    assert not _answerer(pipeline, reader, _model(2.0, 0.5)).answer(question, hits).refused

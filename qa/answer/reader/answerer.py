@@ -4,8 +4,10 @@ sentence that holds it is the cited claim.
 Every retrieved passage is read (passages of one article that overlap are read once, in
 overlapping windows when longer than the reader's window); the span with the highest margin
 (span score minus its window's no-answer score) plus ``retrieval_weight`` times its passage's
-retrieval score (relative to the best passage's) wins. hoidap refuses when a name in the question
-appears in no article, or when the margin is below the threshold calibrated with the weights.
+retrieval score (relative to the best passage's) wins. The learned refusal
+(``refusal_model``) decides from the reading's features whether to refuse; with
+``HOIDAP_READER_REFUSAL=margin`` hoidap refuses when a name in the question appears in no article
+or the margin is below the threshold calibrated with the weights.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class ReaderAnswerer:
         clock = time.perf_counter()
         evidence = Evidence(question, self._data)
         unknown = evidence.unknown_names(question, [h.chunk.text for h in hits])
-        if unknown or not hits:
+        # the learned refusal weighs an unknown name with the rest; the margin cannot
+        if (unknown and self.refusal is None) or not hits:
             note = (
                 decide(0.0, unknown, self.threshold).note if unknown else "Không có đoạn văn nào."
             )

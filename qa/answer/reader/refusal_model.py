@@ -126,7 +126,9 @@ def load(reader_sha256: str, directory: Path = WEIGHTS_DIR) -> RefusalModel:
         model = RefusalModel(**{**body, **{k: tuple(body[k]) for k in _VECTORS}})
     except (TypeError, KeyError) as exc:
         raise ReaderArtifactError(f"Mô hình từ chối {path} hỏng: {exc}") from exc
-    if model.features != NAMES or not all(len(getattr(model, k)) == len(NAMES) for k in _VECTORS):
+    if not set(model.features) <= set(NAMES) or not all(
+        len(getattr(model, k)) == len(model.features) for k in _VECTORS
+    ):
         raise ReaderArtifactError(
             f"Mô hình từ chối {path} dùng đặc trưng khác; hãy huấn luyện lại."
         )
