@@ -9,7 +9,9 @@ their components here (through ``Pipeline`` or directly).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.noted import NotedAnswerer
@@ -29,6 +31,9 @@ from qa.index.local import LocalBackend
 from qa.ingest.chunking import SentenceChunker
 from qa.retrieve.hybrid import HybridRetriever
 from qa.text.token_count import RegexTokenCounter
+
+if TYPE_CHECKING:
+    from qa.answer.reader.refusal_model import RefusalModel
 
 
 def model_path(settings: Settings) -> str:
@@ -134,20 +139,36 @@ def e5_model_dir(settings: Settings) -> Path:
     return ensure_e5_model(_model_cache(settings))
 
 
-ReaderLoader = Callable[[], tuple[SpanReader, float]]
+ReaderLoader = Callable[[], "LoadedReader"]
 
 
-def span_reader(settings: Settings) -> tuple[SpanReader, float]:
-    """The trained reader with its verified weights, and the no-answer threshold to use."""
-    from qa.answer.reader import artifact
+@dataclass(frozen=True)
+class LoadedReader:
+    """The span reader, its margin threshold, and the learned refusal (``None``: refuse on
+    the margin)."""
+
+    reader: SpanReader
+    threshold: float
+    refusal: RefusalModel | None
+
+
+def span_reader(settings: Settings) -> LoadedReader:
+    """The trained reader with its verified weights, the no-answer threshold to use, and the
+    learned refusal fitted on its scores (unless the settings ask for the margin)."""
+    from qa.answer.reader import artifact, refusal_model
 
     weights = settings.reader_weights_dir or artifact.WEIGHTS_DIR
     manifest = artifact.verify(weights)  # before building the base model: fail fast
+    learned = (
+        refusal_model.load(manifest.sha256, weights)
+        if settings.reader_refusal == "learned"
+        else None
+    )
     reader, _ = artifact.load(e5_model_dir(settings), weights, manifest)
     threshold = (
         manifest.threshold if settings.reader_threshold is None else settings.reader_threshold
     )
-    return reader, threshold
+    return LoadedReader(reader, threshold, learned)
 
 
 def answer_streams(settings: Settings) -> bool:
@@ -167,11 +188,15 @@ def answerer(settings: Settings, data: IndexData, reader: ReaderLoader | None = 
         from qa.answer.reader.answerer import ReaderAnswerer
 
         try:
-            loaded, threshold = (reader or (lambda: span_reader(settings)))()
+            loaded = (reader or (lambda: span_reader(settings)))()
         except ModelError as exc:
             return NotedAnswerer(fallback, f"Không dùng được bộ đọc, trả lời theo từ khóa: {exc}")
         return ReaderAnswerer(
-            data, loaded, threshold=threshold, retrieval_weight=settings.reader_retrieval_weight
+            data,
+            loaded.reader,
+            threshold=loaded.threshold,
+            retrieval_weight=settings.reader_retrieval_weight,
+            refusal=loaded.refusal,
         )
     from qa.answer.llm import LLMAnswerer
     from qa.answer.llm_client import OpenAIChatClient

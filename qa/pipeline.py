@@ -23,7 +23,6 @@ from qa.core.protocols import (
     Embedder,
     IndexBackend,
     Retriever,
-    SpanReader,
     TokenCounter,
 )
 from qa.core.settings import MAX_K, Settings
@@ -64,7 +63,7 @@ class Pipeline:
         # injected ones are used as they are; otherwise they are made over the current index
         self._retriever = retriever
         self._answerer = answerer
-        self._reader: tuple[SpanReader, float] | ModelError | None = None
+        self._reader: components.LoadedReader | ModelError | None = None
         self._data: IndexData | None = None
         self._loaded_from: Path | None = None
         self._lease: build_locks.BuildLock | None = None  # keeps the served build on disk
@@ -233,7 +232,7 @@ class Pipeline:
         gone = Counter(n for i in set(exclude) for n in per.get(i, ()))
         return replace(data, names=data.names - {n for n, c in gone.items() if c >= counts[n]})
 
-    def _span_reader(self) -> tuple[SpanReader, float]:
+    def _span_reader(self) -> components.LoadedReader:
         """The reader, loaded once per pipeline; a load that failed fails the same way again."""
         with self._reader_lock:
             if self._reader is None:

@@ -13,7 +13,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from qa import components
-from qa.answer.reader import artifact
+from qa.answer.reader import artifact, refusal_model
 from qa.answer.reader.answerer import ReaderAnswerer
 from qa.answer.reader.windows import Window, Windower, best_span, window_starts
 from qa.answer.refusal import REFUSAL
@@ -89,7 +89,11 @@ def test_short_answer_sits_inside_its_cited_sentence(pipeline: Pipeline) -> None
     question = "Cao Bằng có bao nhiêu huyện biên giới?"
     hits = pipeline.search(question)
     answerer = ReaderAnswerer(
-        pipeline.data, ScriptedReader("7 huyện biên giới"), threshold=1.0, retrieval_weight=0.0
+        pipeline.data,
+        ScriptedReader("7 huyện biên giới"),
+        threshold=1.0,
+        retrieval_weight=0.0,
+        refusal=None,
     )
     answer = answerer.answer(question, hits)
     assert not answer.refused
@@ -105,7 +109,11 @@ def test_short_answer_sits_inside_its_cited_sentence(pipeline: Pipeline) -> None
 def test_low_margin_refuses_with_the_reason(pipeline: Pipeline) -> None:
     question = "Cao Bằng có bao nhiêu huyện biên giới?"
     answerer = ReaderAnswerer(
-        pipeline.data, ScriptedReader("7 huyện", score=0.5), threshold=1.0, retrieval_weight=0.0
+        pipeline.data,
+        ScriptedReader("7 huyện", score=0.5),
+        threshold=1.0,
+        retrieval_weight=0.0,
+        refusal=None,
     )
     answer = answerer.answer(question, pipeline.search(question))
     assert answer.refused and answer.text == REFUSAL and not answer.citations
@@ -117,7 +125,7 @@ def test_overlapping_passages_of_one_article_are_read_once(pipeline: Pipeline) -
     question = "Cao Bằng có bao nhiêu huyện biên giới?"
     hits = pipeline.search(question, k=20)
     reader = ScriptedReader("7 huyện")
-    ReaderAnswerer(pipeline.data, reader, threshold=1.0, retrieval_weight=0.0).answer(
+    ReaderAnswerer(pipeline.data, reader, threshold=1.0, retrieval_weight=0.0, refusal=None).answer(
         question, hits
     )
     read = reader.calls[0]
@@ -171,7 +179,11 @@ class TestScriptedReaderAnswerer(AnswererContract):
     @pytest.fixture
     def answerer(self, pipeline: Pipeline) -> Answerer:
         return ReaderAnswerer(
-            pipeline.data, ScriptedReader("7 huyện biên giới"), threshold=1.0, retrieval_weight=0.0
+            pipeline.data,
+            ScriptedReader("7 huyện biên giới"),
+            threshold=1.0,
+            retrieval_weight=0.0,
+            refusal=None,
         )
 
 
@@ -185,9 +197,13 @@ def real_reader(e5_model_dir: Path) -> object:
 class TestShippedReader(AnswererContract):
     @pytest.fixture
     def answerer(self, pipeline: Pipeline, real_reader: object) -> Answerer:
-        threshold = artifact.read_manifest().threshold
+        manifest = artifact.read_manifest()
         return ReaderAnswerer(
-            pipeline.data, real_reader, threshold=threshold, retrieval_weight=10.0
+            pipeline.data,
+            real_reader,
+            threshold=manifest.threshold,
+            retrieval_weight=10.0,
+            refusal=refusal_model.load(manifest.sha256),
         )
 
 

@@ -120,9 +120,13 @@ class Settings(BaseSettings):
         ge=0.0,
         description="Weight of the passage's retrieval score beside the reader's margin when picking the answer (chosen on viquad1_test as a retrieval set).",
     )
+    reader_refusal: Literal["learned", "margin"] = Field(
+        default="learned",
+        description="How the reader decides to refuse: the learned refusal shipped with the weights (`refusal.json`), or the reader's margin alone against HOIDAP_READER_THRESHOLD.",
+    )
     reader_threshold: float | None = Field(
         default=None,
-        description="Reader margin below which hoidap refuses (default: the weights' calibrated one).",
+        description="Reader margin below which hoidap refuses when HOIDAP_READER_REFUSAL=margin (default: the weights' calibrated one).",
     )
     answer_max_sentences: int = Field(default=3, ge=1, le=10, description="Sentences in an answer.")
     refusal_threshold: float = Field(
