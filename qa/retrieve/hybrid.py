@@ -27,8 +27,9 @@ class HybridRetriever:
 
     ``mix`` (the default) min-max normalizes both stages' scores over the union of their
     candidates and adds them with ``dense_weight``; ``rrf`` is reciprocal-rank fusion. A passage
-    that one stage did not return gets that stage's lowest candidate score; the BM25 score of
-    every candidate is exact, since BM25 scores all passages at once.
+    that the dense search did not return gets its lowest candidate score; the BM25 score of
+    every candidate is exact, since the keyword index gives its top and the scores of the dense
+    candidates in one call.
     """
 
     def __init__(
@@ -70,18 +71,14 @@ class HybridRetriever:
                 for r, (score, i) in enumerate(zip(dense_scores[:k], dense_ids[:k], strict=True))
             ]
 
-        terms = self._terms(query)
-        top_scores, top_ids = self._data.bm25.top(terms, pool)
-        bm25_by_id = {
-            i: s for i, s in zip(top_ids.tolist(), top_scores.tolist(), strict=True) if s > 0
-        }
-        bm25_top = list(bm25_by_id)
+        top_scores, top_ids, of_dense = self._data.bm25.top_and_scores_of(
+            self._terms(query), pool, dense_ids.tolist()
+        )
+        bm25_by_id = dict(zip(dense_ids.tolist(), of_dense.tolist(), strict=True))
+        bm25_top = [i for i, s in zip(top_ids.tolist(), top_scores.tolist(), strict=True) if s > 0]
+        bm25_by_id.update(zip(top_ids.tolist(), top_scores.tolist(), strict=True))
         dense_by_id = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
         union = list(dict.fromkeys([*dense_by_id, *bm25_top]))
-        missing = [i for i in union if i not in bm25_by_id]
-        bm25_by_id.update(
-            zip(missing, self._data.bm25.scores_of(terms, missing).tolist(), strict=True)
-        )
         floor = min(dense_by_id.values(), default=0.0)
         d = np.array([dense_by_id.get(i, floor) for i in union], dtype=np.float32)
         b = np.array([bm25_by_id[i] for i in union], dtype=np.float32)
