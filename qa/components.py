@@ -9,6 +9,7 @@ their components here (through ``Pipeline`` or directly).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from qa.answer.extractive import ExtractiveAnswerer
@@ -27,6 +28,7 @@ from qa.core.settings import DEFAULT_MODEL, Settings
 from qa.index.dense import FaissBackend, IndexSpec
 from qa.index.local import LocalBackend
 from qa.ingest.chunking import SentenceChunker
+from qa.retrieve.fusion_model import FusionModel
 from qa.retrieve.hybrid import HybridRetriever
 from qa.text.token_count import RegexTokenCounter
 
@@ -115,7 +117,14 @@ def retriever(settings: Settings, data: IndexData, embedder: Embedder) -> Retrie
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         candidates=settings.candidates,
+        fusion_model=fusion_model() if settings.fusion == "learned" else None,
     )
+
+
+@cache
+def fusion_model() -> FusionModel:
+    """The shipped weights of the learned fusion, read once per process."""
+    return FusionModel.load()
 
 
 def extractive(settings: Settings, data: IndexData) -> ExtractiveAnswerer:
