@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from embeddings.hashing import HashEmbedder
+from qa import components
 from qa.core.protocols import Answerer, Embedder, VectorBackend
 from qa.core.settings import PROJECT_ROOT
 from qa.core.types import Answer, Article, Citation
@@ -242,6 +243,20 @@ class IndexBackendContract:
         unmatched = query_terms("xyzzy", data.acronyms, data.bm25.folded_vocabulary)
         assert len(data.bm25.top(unmatched, 5)[1]) == 0 or data.bm25.top(unmatched, 5)[0].max() == 0
         assert data.bm25.top_and_scores_of(unmatched, 5, [0, 1])[2].tolist() == [0.0, 0.0]
+
+    def test_every_fusion_reads_this_backends_candidates(self, pipe: Pipeline) -> None:
+        data = pipe.data
+        terms = query_terms(ANSWERABLE, data.acronyms, data.bm25.folded_vocabulary)
+        for fusion in ("learned", "mix", "rrf", "bm25", "dense"):
+            settings = pipe.settings.model_copy(update={"fusion": fusion})
+            hits = components.retriever(settings, data, pipe.embedder).retrieve(ANSWERABLE, 5)
+            assert [h.rank for h in hits] == [1, 2, 3, 4, 5], fusion
+            if fusion in ("bm25", "dense"):
+                continue
+            # every candidate's BM25 score is its own, whether or not it was in the BM25 top
+            ids = [h.chunk.id for h in hits]
+            exact = data.bm25.top_and_scores_of(terms, 1, ids)[2]
+            np.testing.assert_allclose([h.scores["bm25"] for h in hits], exact, rtol=1e-5)
 
     def test_a_new_process_loads_the_same_index(self, pipe: Pipeline) -> None:
         again = Pipeline(pipe.settings, embedder=HashEmbedder())
