@@ -34,6 +34,7 @@ _LATENCY_COLUMNS = [
     "search p95",
     "search p99",
     "search p50, 1 FAISS thread",
+    "fixed-mix search p50",
     "BM25-only p50",
     "dense-only p50",
     "answer p50",
@@ -96,6 +97,7 @@ class LatencySection:
             kind,
             *(ms(s, p) for p in ("p50", "p95", "p99")),
             ms(t["search_one_thread"], "p50"),
+            ms(t["mix"], "p50"),
             ms(t["bm25"], "p50"),
             ms(t["dense"], "p50"),
             ms(t["answer"], "p50"),
@@ -152,7 +154,7 @@ def time_questions(
         answer_s.append(time.perf_counter() - middle)
 
     total = latencies(ask, len(qs), budget_s)
-    bm25_only, dense_only = retriever("bm25"), retriever("dense")
+    bm25_only, dense_only, mix = retriever("bm25"), retriever("dense"), retriever("mix")
     return {
         "search": percentiles(search_s),
         "answer": percentiles(answer_s),
@@ -163,6 +165,8 @@ def time_questions(
         "dense": percentiles(
             latencies(lambda i: dense_only.retrieve(qs[i], k), len(qs), budget_s / 2)
         ),
+        # the fixed-weight mix over the same candidates: what the learned fusion adds to it
+        "mix": percentiles(latencies(lambda i: mix.retrieve(qs[i], k), len(qs), budget_s / 2)),
         "count": {"n": len(total)},
         "search_one_thread": _one_thread(hybrid, qs, k, budget_s / 2),
     }

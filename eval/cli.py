@@ -191,3 +191,66 @@ def make_unanswerable_command(set_file: Path, out: Path, overwrite: bool) -> Non
     except HoidapError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Đã ghi {len(rows)} câu hỏi không trả lời được vào {out}")
+
+
+@eval_command.command("domains")
+@click.option("--sample", type=click.IntRange(1), help="Câu hỏi mỗi bộ (mẫu cố định).")
+@click.option(
+    "--only",
+    help="Các bộ, cách nhau bởi dấu phẩy (mặc định tất cả: news,encyclopedia,regulations).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval") / "runs" / "domains.md",
+    show_default=True,
+    help="Tệp Markdown kết quả (JSON ghi bên cạnh).",
+)
+@click.pass_context
+def domains_command(ctx: click.Context, sample: int | None, only: str | None, out: Path) -> None:
+    """So sánh mọi cách kết hợp BM25 và vector trên tin tức, bách khoa và quy chế."""
+    from eval import domains
+
+    chosen = [d for d in domains.DOMAINS if not only or d.name in only.split(",")]
+    if not chosen:
+        raise click.UsageError(f"--only: không có bộ nào tên {only!r}")
+    base = _pipeline(ctx)
+    try:
+        results = domains.run(
+            base,
+            chosen,
+            sample=sample,
+            default=base.settings.fusion,
+            log=lambda message: click.echo(message, err=True),
+        )
+    except HoidapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(domains.format_markdown(results))
+    markdown, json_path = domains.write(results, out)
+    click.echo(f"\nĐã ghi {markdown} và {json_path}")
+
+
+@eval_command.command("train-fusion")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Tệp trọng số (mặc định: qa/retrieve/weights/fusion.json).",
+)
+@click.pass_context
+def train_fusion_command(ctx: click.Context, out: Path | None) -> None:
+    """Huấn luyện cách kết hợp học được trên các câu hỏi của dữ liệu huấn luyện."""
+    from eval import fusion_training
+    from qa.retrieve.fusion_model import WEIGHTS_FILE
+
+    try:
+        model = fusion_training.train(
+            _pipeline(ctx),
+            fusion_training.TRAINING_SETS,
+            log=lambda message: click.echo(message, err=True),
+        )
+    except HoidapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = out or WEIGHTS_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.save(target)
+    click.echo(f"Đã ghi {target}")

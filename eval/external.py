@@ -118,15 +118,21 @@ def _squad_paragraphs(raw: Any, path: Path) -> Iterator[tuple[int, int, str, dic
             yield d, p, title, paragraph
 
 
-def load_squad(path: Path, on_invalid: OnInvalid = "skip") -> tuple[EvalSet, bytes]:
-    """Questions of a SQuAD v1.1/v2.0 file and its contexts as articles (JSONL bytes).
+def load_squad(
+    path: Path, on_invalid: OnInvalid = "skip", *, documents: int | None = None
+) -> tuple[EvalSet, bytes]:
+    """Questions of a SQuAD v1.1/v2.0 file and its contexts as articles (JSONL bytes); only
+    the first ``documents`` documents when given.
 
     Answers that do not occur in their context are kept, counted and listed in the notes."""
     eval_set = EvalSet(name=path.stem, path=path, questions=[], counts={MISSING_ANSWERS: 0})
     corpus: list[dict[str, str]] = []
     used: set[str] = set()
     seen: set[str] = set()
-    for d, p, title, paragraph in _squad_paragraphs(_read_json(path), path):
+    raw = _read_json(path)
+    if documents is not None and isinstance(raw, dict) and isinstance(raw.get("data"), list):
+        raw = {**raw, "data": raw["data"][:documents]}
+    for d, p, title, paragraph in _squad_paragraphs(raw, path):
         context = nfc(paragraph["context"])
         if not context.strip():
             eval_set.notes.append(f"data[{d}].paragraphs[{p}]: đoạn văn rỗng, bỏ qua")

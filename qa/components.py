@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from qa.core.settings import DEFAULT_MODEL, Settings
 from qa.index.dense import FaissBackend, IndexSpec
 from qa.index.local import LocalBackend
 from qa.ingest.chunking import SentenceChunker
+from qa.retrieve.fusion_model import FusionModel
 from qa.retrieve.hybrid import HybridRetriever
 from qa.text.token_count import RegexTokenCounter
 
@@ -120,7 +122,14 @@ def retriever(settings: Settings, data: IndexData, embedder: Embedder) -> Retrie
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         candidates=settings.candidates,
+        fusion_model=fusion_model() if settings.fusion == "learned" else None,
     )
+
+
+@cache
+def fusion_model() -> FusionModel:
+    """The shipped weights of the learned fusion, read once per process."""
+    return FusionModel.load()
 
 
 def extractive(settings: Settings, data: IndexData) -> ExtractiveAnswerer:

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from embeddings.hashing import HashEmbedder
+from qa import components
 from qa.core.protocols import Answerer, Embedder, VectorBackend
 from qa.core.settings import PROJECT_ROOT
 from qa.core.types import Answer, Article, Citation
@@ -226,14 +227,36 @@ class IndexBackendContract:
         terms = query_terms("dân tộc thiểu số Cao Bằng", data.acronyms, data.bm25.folded_vocabulary)
         scores, ids = data.bm25.top(terms, 10)
         assert len(ids) == 10 and all(a >= b - 1e-6 for a, b in itertools.pairwise(scores))
-        np.testing.assert_allclose(data.bm25.scores_of(terms, ids.tolist()), scores, rtol=1e-5)
+        # one call: the same top, and the scores of passages inside and outside it
+        deeper_scores, deeper = data.bm25.top(terms, 30)
+        asked = [*deeper[25:].tolist(), *ids[:3].tolist()]
+        top_scores, top_ids, of_asked = data.bm25.top_and_scores_of(terms, 10, asked)
+        assert top_ids.tolist() == ids.tolist()
+        np.testing.assert_allclose(top_scores, scores, rtol=1e-5)
+        expected = [*deeper_scores[25:].tolist(), *scores[:3].tolist()]
+        np.testing.assert_allclose(of_asked, expected, rtol=1e-5)
+        assert deeper_scores[25:].min() > 0
         folded = query_terms(
             "dan toc thieu so cao bang", data.acronyms, data.bm25.folded_vocabulary
         )
         assert folded.folded and data.bm25.top(folded, 1)[1][0] in ids
         unmatched = query_terms("xyzzy", data.acronyms, data.bm25.folded_vocabulary)
         assert len(data.bm25.top(unmatched, 5)[1]) == 0 or data.bm25.top(unmatched, 5)[0].max() == 0
-        assert data.bm25.scores_of(unmatched, [0, 1]).tolist() == [0.0, 0.0]
+        assert data.bm25.top_and_scores_of(unmatched, 5, [0, 1])[2].tolist() == [0.0, 0.0]
+
+    def test_every_fusion_reads_this_backends_candidates(self, pipe: Pipeline) -> None:
+        data = pipe.data
+        terms = query_terms(ANSWERABLE, data.acronyms, data.bm25.folded_vocabulary)
+        for fusion in ("learned", "mix", "rrf", "bm25", "dense"):
+            settings = pipe.settings.model_copy(update={"fusion": fusion})
+            hits = components.retriever(settings, data, pipe.embedder).retrieve(ANSWERABLE, 5)
+            assert [h.rank for h in hits] == [1, 2, 3, 4, 5], fusion
+            if fusion in ("bm25", "dense"):
+                continue
+            # every candidate's BM25 score is its own, whether or not it was in the BM25 top
+            ids = [h.chunk.id for h in hits]
+            exact = data.bm25.top_and_scores_of(terms, 1, ids)[2]
+            np.testing.assert_allclose([h.scores["bm25"] for h in hits], exact, rtol=1e-5)
 
     def test_a_new_process_loads_the_same_index(self, pipe: Pipeline) -> None:
         again = Pipeline(pipe.settings, embedder=HashEmbedder())

@@ -103,3 +103,17 @@ def test_an_empty_index_scores_nothing(tmp_path: Path) -> None:
     index = BM25Index.load(tmp_path)
     assert len(index) == 0 and index.scores(QueryTerms(["a"], folded=False)).shape == (0,)
     assert index.idf(QueryTerms(["a"], folded=True)).tolist() == pytest.approx([np.log(2)])
+
+
+def test_each_question_is_scored_afresh(corpus) -> None:
+    """No scores are kept between calls: a caller changing one result changes no other."""
+    docs, questions = corpus
+    index = BM25Index.build(docs, k1=K1, b=B)
+    query = query_terms(questions[0], {}, index.folded_vocabulary)
+    first = index.scores(query)
+    expected = first.copy()
+    first[:] = 0
+    top_scores, top, of_asked = index.top_and_scores_of(query, 5, [0, 1])
+    np.testing.assert_array_equal(index.scores(query), expected)
+    np.testing.assert_array_equal(top_scores, expected[top])
+    np.testing.assert_array_equal(of_asked, expected[[0, 1]])

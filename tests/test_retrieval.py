@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from embeddings.hashing import HashEmbedder
+from qa import components
 from qa.core.types import QueryTerms
 from qa.index.bm25 import BM25Index
 from qa.pipeline import Pipeline
@@ -20,6 +21,7 @@ def hybrid(pipeline: Pipeline, **values: object) -> HybridRetriever:
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         candidates=settings.candidates,
+        fusion_model=components.fusion_model() if settings.fusion == "learned" else None,
     )
 
 
@@ -37,7 +39,7 @@ def test_bm25_idf_is_highest_for_unknown_terms() -> None:
     assert idf[0] < idf[1] < idf[2]
 
 
-@pytest.mark.parametrize("fusion", ["mix", "rrf", "bm25", "dense"])
+@pytest.mark.parametrize("fusion", ["learned", "mix", "rrf", "bm25", "dense"])
 def test_every_fusion_returns_ranked_hits_with_stage_scores(
     pipeline: Pipeline, fusion: str
 ) -> None:
@@ -46,6 +48,7 @@ def test_every_fusion_returns_ranked_hits_with_stage_scores(
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     expected = {
+        "learned": {"dense", "bm25"},
         "mix": {"dense", "bm25"},
         "rrf": {"dense", "bm25"},
         "bm25": {"bm25"},
@@ -71,6 +74,10 @@ def test_bad_retriever_arguments_are_rejected(pipeline: Pipeline) -> None:
     with pytest.raises(ValueError, match="dense_weight"):
         HybridRetriever(
             pipeline.data, HashEmbedder(), fusion="mix", dense_weight=2.0, candidates=50
+        )
+    with pytest.raises(ValueError, match="fusion_model"):
+        HybridRetriever(
+            pipeline.data, HashEmbedder(), fusion="learned", dense_weight=0.2, candidates=50
         )
     with pytest.raises(ValueError, match="k must be positive"):
         hybrid(pipeline).retrieve("x", 0)

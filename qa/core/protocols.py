@@ -77,8 +77,11 @@ class KeywordIndex(Protocol):
         may be left out."""
         ...
 
-    def scores_of(self, query: QueryTerms, ids: Sequence[int]) -> np.ndarray:
-        """The score of each of ``ids`` (0 where no term matches)."""
+    def top_and_scores_of(
+        self, query: QueryTerms, n: int, ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``top(query, n)`` and the score of each of ``ids`` (0 where no term matches), from
+        one scoring of the question (hybrid retrieval's BM25 list and its dense candidates)."""
         ...
 
     def idf(self, query: QueryTerms) -> np.ndarray: ...

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     )
 
     # Retrieval
-    fusion: Literal["mix", "rrf", "bm25", "dense"] = Field(
+    fusion: Literal["learned", "mix", "rrf", "bm25", "dense"] = Field(
         default="mix", description="How BM25 and dense scores are combined."
     )
     dense_weight: float = Field(

@@ -214,9 +214,6 @@ class BM25Index:
         self._accented, self._folded = (
             _Field(v, n, postings, k1) for v, n in zip(vocabularies, norms, strict=True)
         )
-        # the last question's scores: hybrid retrieval asks for its top and then for the
-        # scores of the dense candidates, over the same terms
-        self._last: tuple[tuple[bool, tuple[str, ...]], np.ndarray] | None = None
 
     @classmethod
     def build(
@@ -257,21 +254,19 @@ class BM25Index:
 
     def scores(self, query: QueryTerms) -> np.ndarray:
         """The score of every passage."""
-        key = (query.folded, tuple(query.terms))
-        last = self._last
-        if last is not None and last[0] == key:
-            return last[1]
-        scores = self._field(query).scores(query.terms)
-        self._last = (key, scores)
-        return scores
+        return self._field(query).scores(query.terms)
 
     def top(self, query: QueryTerms, n: int) -> tuple[np.ndarray, np.ndarray]:
         scores = self.scores(query)
         ids = top_ids(scores, n)
         return scores[ids], ids
 
-    def scores_of(self, query: QueryTerms, ids: Sequence[int]) -> np.ndarray:
-        return self.scores(query)[np.asarray(ids, dtype=np.int64)]
+    def top_and_scores_of(
+        self, query: QueryTerms, n: int, ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scores = self.scores(query)
+        top = top_ids(scores, n)
+        return scores[top], top, scores[np.asarray(ids, dtype=np.int64)]
 
     def idf(self, query: QueryTerms) -> np.ndarray:
         return self._field(query).idf(query.terms)

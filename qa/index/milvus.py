@@ -139,13 +139,17 @@ class MilvusKeywordIndex:
     def top(self, query: QueryTerms, n: int) -> tuple[np.ndarray, np.ndarray]:
         return _arrays(self._search(query, n))
 
-    def scores_of(self, query: QueryTerms, ids: Sequence[int]) -> np.ndarray:
-        wanted = [int(i) for i in ids]
-        if not wanted:
-            return np.zeros(0, np.float32)
-        scores, found_ids = _arrays(self._search(query, len(wanted), f"id in {wanted}"))
-        found = dict(zip(found_ids.tolist(), scores.tolist(), strict=True))
-        return np.array([found.get(i, 0.0) for i in wanted], dtype=np.float32)
+    def top_and_scores_of(
+        self, query: QueryTerms, n: int, ids: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scores, top = self.top(query, n)
+        found = dict(zip(top.tolist(), scores.tolist(), strict=True))
+        # only the ids outside the top need a second, filtered search
+        missing = list(dict.fromkeys(int(i) for i in ids if int(i) not in found))
+        if missing:
+            more, more_ids = _arrays(self._search(query, len(missing), f"id in {missing}"))
+            found.update(zip(more_ids.tolist(), more.tolist(), strict=True))
+        return scores, top, np.array([found.get(int(i), 0.0) for i in ids], dtype=np.float32)
 
     def idf(self, query: QueryTerms) -> np.ndarray:
         """BM25 idf of each term; a term the corpus never uses gets the largest idf."""
