@@ -116,7 +116,7 @@ def run(settings: Settings, plan: Plan, log: Callable[[str], None]) -> list[repo
                 log=log,
             )
         )
-    if {"query", "indexes"} & set(plan.sections):
+    if {"query", "indexes", "milvus"} & set(plan.sections):
         sections += _query(settings, plan, log)
     if "answer" in plan.sections:
         from bench import answer
@@ -170,7 +170,7 @@ def _query(settings: Settings, plan: Plan, log: Callable[[str], None]) -> list[r
         f"Real text: {len(articles)} articles of {source.name}; questions: {len(questions)} "
         f"from {questions_path.name}; vectors from {embedder.name}."
     )
-    parts = {p for p in ("query", "indexes") if p in plan.sections}
+    parts = {p for p in ("query", "indexes", "milvus") if p in plan.sections}
     return query.run(settings, base, questions, vectors, opts, parts, log)
 
 
@@ -238,8 +238,8 @@ def bench_command(
         raise click.BadParameter(
             f"unknown section(s) {unknown}; choose from {SECTIONS}", param_hint="--only"
         )
-    if hash_embedder and set(chosen) - {"query", "indexes"}:
-        raise click.UsageError("--hash-embedder only works with --only query,indexes")
+    if hash_embedder and set(chosen) - {"query", "indexes", "milvus"}:
+        raise click.UsageError("--hash-embedder only works with --only query,indexes,milvus")
     if dev_questions is None and dev_articles is not None:
         beside = questions_beside(dev_articles)
         dev_questions = beside if beside.exists() else None

@@ -13,12 +13,13 @@ from typing import Any
 
 from bench.machine import describe
 
-ORDER = ("ingest", "backends", "query", "indexes", "answer", "server", "startup")
+ORDER = ("ingest", "backends", "query", "indexes", "answer", "milvus", "server", "startup")
 TITLES = {
     "ingest": "1. Ingest: raw files to a saved index",
     "backends": "2. Embedding backends (same model, same passages)",
     "query": "3a. Query latency: hybrid search and extractive answer",
     "indexes": "3b. Vector indexes: memory, disk, recall@10 against flat",
+    "milvus": "3d. Index backends: FAISS + BM25 in process and Milvus (milvus-lite server)",
     "answer": "3c. Answer step: trained reader and keyword answerer over the same passages",
     "server": "4. Chat server under load (POST /api/ask on 127.0.0.1)",
     "startup": "5. Start-up: `qa ask` and `qa serve` in fresh processes",

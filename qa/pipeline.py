@@ -16,7 +16,7 @@ from pathlib import Path
 from qa import components
 from qa.answer.followup import rewrite
 from qa.core.errors import HoidapError, IndexMissingError, InputError, ModelError, NotFoundError
-from qa.core.index_data import IndexData
+from qa.core.index_data import EmbeddedBuild, IndexData
 from qa.core.protocols import (
     Answerer,
     Chunker,
@@ -135,11 +135,19 @@ class Pipeline:
             self._lease.release()
         self._data, self._loaded_from, self._lease = data, build_dir, lease
 
-    def _previous_build(self) -> IndexData | None:
+    def _previous_build(self) -> EmbeddedBuild | None:
+        """The serving build's vectors, or those of a build this backend cannot load (another
+        backend's, or one whose Milvus collection is gone), so none are embedded again."""
         try:
-            return self.data
+            data = self.data
         except HoidapError:
-            return None
+            if not self.index_dir.exists():
+                return None
+            try:
+                return store.load_embedded(self.index_dir.resolve(), self._model_name())
+            except HoidapError:
+                return None
+        return EmbeddedBuild(data.manifest, data.articles, data.chunks, data.vectors)
 
     # ----- reading -----
     @property

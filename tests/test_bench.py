@@ -124,6 +124,23 @@ def test_tiny_query_run_reports_every_size_and_index(base: synth.Base, tmp_path:
     assert all(row[4] == "1.000" for row in kinds.rows if row[0].endswith("flat"))
 
 
+def test_tiny_backend_run_builds_and_searches_both_backends(
+    base: synth.Base, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    questions = load_questions(BUNDLED_SET, 4)
+    embedder = HashEmbedder()
+    vectors = np.stack([embedder.embed_query(q.question) for q in questions])
+    opts = query.Options(sizes=[40, 200_000], queries=3, budget_s=5)
+    (section,) = query.run(settings, base, questions, vectors, opts, {"milvus"}, lambda _: None)
+    (table,) = section.tables
+    assert [row[:2] for row in table.rows] == [["40 · faiss", "flat"], ["40 · milvus", "flat"]]
+    assert table.rows[0][4] == "—" and 0.0 <= float(table.rows[1][9]) <= 1.0
+    assert all(row[10] == "3" for row in table.rows)
+    assert any("200,000: not measured" in note for note in section.notes)
+    assert section.data["40/milvus"]["server_rss"] is not None
+
+
 def test_cli_writes_markdown_and_json(tmp_path: Path) -> None:
     out = tmp_path / "results" / "latest.md"
     args = [

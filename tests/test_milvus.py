@@ -256,3 +256,21 @@ def test_a_missing_or_changed_collection_says_to_reindex(
     client.create_collection(name, dimension=64)  # the same name, another schema
     with pytest.raises(IndexCorruptError, match=r"Lược đồ.*qa index"):
         _ = Pipeline(settings, embedder=HashEmbedder()).data
+
+
+def test_switching_backends_or_losing_the_collection_embeds_nothing_again(
+    server: LiteServer, tmp_path: Path
+) -> None:
+    first = Pipeline(make_settings(tmp_path), embedder=HashEmbedder()).index()
+    assert first.embedded == first.chunks > 0
+    settings = make_settings(tmp_path, **_milvus(server))
+    pipe = Pipeline(settings, embedder=HashEmbedder())
+    switched = pipe.index()  # the FAISS build's vectors, now in a Milvus collection
+    assert (switched.embedded, switched.chunks) == (0, first.chunks)
+    assert "biên giới" in pipe.search(ANSWERABLE, 1)[0].chunk.text
+    client = pipe.backend.connection.call(lambda c: c)
+    client.drop_alias(settings.milvus_collection)
+    client.drop_collection(pipe.data.dense.collection.name)
+    fresh = Pipeline(settings, embedder=HashEmbedder())
+    assert fresh.index().embedded == 0
+    assert "biên giới" in fresh.search(ANSWERABLE, 1)[0].chunk.text

@@ -29,6 +29,16 @@ class Manifest:
 
 
 @dataclass
+class EmbeddedBuild:
+    """What a build keeps whatever backend searched it: a new build reuses its vectors."""
+
+    manifest: Manifest
+    articles: dict[str, Article]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+
+
+@dataclass
 class IndexData:
     manifest: Manifest
     articles: dict[str, Article]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from qa.core.index_data import IndexData, Manifest
+from qa.core.index_data import EmbeddedBuild, IndexData, Manifest
 from qa.core.protocols import Chunker, DocumentTerms, Embedder, IndexBackend
 from qa.core.types import Article, Chunk
 from qa.index.store import FORMAT_VERSION
@@ -65,7 +65,7 @@ def build(
     chunk_overlap: int,
     k1: float,
     b: float,
-    previous: IndexData | None = None,
+    previous: EmbeddedBuild | None = None,
     progress: bool = False,
     on_progress: Progress | None = None,
 ) -> tuple[IndexData, IndexReport]:
@@ -191,7 +191,7 @@ def name_phrases(articles: list[Article]) -> frozenset[str]:
 
 
 def _reusable(
-    previous: IndexData | None, chunk_size: int, chunk_overlap: int, dim: int
+    previous: EmbeddedBuild | None, chunk_size: int, chunk_overlap: int, dim: int
 ) -> dict[str, tuple[str, list[tuple[Chunk, np.ndarray]]]]:
     """Per article id: (fingerprint, its chunks with vectors) from a compatible previous build."""
     if previous is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.core.errors import IndexCorruptError, IndexMissingError
-from qa.core.index_data import IndexData, Manifest
+from qa.core.index_data import EmbeddedBuild, IndexData, Manifest
 from qa.core.protocols import IndexBackend
 from qa.core.types import Article, Chunk
 from qa.index import build_locks
@@ -93,18 +93,14 @@ def read_manifest(link: Path) -> Manifest:
     return manifest
 
 
-def load(link: Path, model: str, backend: IndexBackend) -> IndexData:
-    """Load and check a build; any mismatch or damage says to re-index."""
+def load_embedded(link: Path, model: str) -> EmbeddedBuild:
+    """A build's articles, chunks and vectors, whichever backend it was built for (what the
+    next build reuses, so switching backends or losing a collection re-embeds nothing)."""
     manifest = read_manifest(link)
     if manifest.model != model:
         raise IndexCorruptError(
             f"Chỉ mục được tạo bằng mô hình {manifest.model!r}, cấu hình hiện tại dùng "
             f"{model!r}. {_REINDEX}"
-        )
-    if manifest.backend != backend.name:
-        raise IndexCorruptError(
-            f"Chỉ mục được tạo cho HOIDAP_INDEX_BACKEND={manifest.backend}, cấu hình hiện tại "
-            f"dùng {backend.name}. {_REINDEX}"
         )
     try:
         articles: dict[str, Article] = {}
@@ -116,15 +112,44 @@ def load(link: Path, model: str, backend: IndexBackend) -> IndexData:
             cid, aid, start, end = json.loads(line)
             chunks.append(Chunk(cid, aid, start, end, articles[aid].text[start:end]))
         vectors = np.load(link / "vectors.npy", mmap_mode="r")  # read only when re-indexing
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise _corrupt(link, exc) from exc
+    if len({len(chunks), len(vectors), manifest.chunk_count}) != 1 or (
+        len(vectors) and vectors.shape[1] != manifest.dim
+    ):
+        raise IndexCorruptError(f"Các phần của chỉ mục ở {link} không khớp nhau. {_REINDEX}")
+    return EmbeddedBuild(manifest, articles, chunks, vectors)
+
+
+def load(link: Path, model: str, backend: IndexBackend) -> IndexData:
+    """Load and check a build; any mismatch or damage says to re-index."""
+    embedded = load_embedded(link, model)
+    manifest = embedded.manifest
+    if manifest.backend != backend.name:
+        raise IndexCorruptError(
+            f"Chỉ mục được tạo cho HOIDAP_INDEX_BACKEND={manifest.backend}, cấu hình hiện tại "
+            f"dùng {backend.name}. {_REINDEX}"
+        )
+    try:
         dense, bm25 = backend.load(link, manifest.index_kind)
         acronyms = json.loads((link / "acronyms.json").read_text("utf-8"))
         names = frozenset(json.loads((link / "names.json").read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        # (a truncated .npz is not a zip file any more)
-        raise IndexCorruptError(
-            f"Chỉ mục ở {link} bị hỏng hoặc thiếu tệp ({exc}). {_REINDEX}"
-        ) from exc
-    counts = {len(chunks), len(vectors), len(dense), len(bm25), manifest.chunk_count}
-    if len(counts) != 1 or (len(vectors) and vectors.shape[1] != manifest.dim):
+        raise _corrupt(link, exc) from exc
+    if len({len(dense), len(bm25), manifest.chunk_count}) != 1:
         raise IndexCorruptError(f"Các phần của chỉ mục ở {link} không khớp nhau. {_REINDEX}")
-    return IndexData(manifest, articles, chunks, vectors, dense, bm25, acronyms, names)
+    return IndexData(
+        manifest,
+        embedded.articles,
+        embedded.chunks,
+        embedded.vectors,
+        dense,
+        bm25,
+        acronyms,
+        names,
+    )
+
+
+def _corrupt(link: Path, exc: Exception) -> IndexCorruptError:
+    # (a truncated .npz is not a zip file any more)
+    return IndexCorruptError(f"Chỉ mục ở {link} bị hỏng hoặc thiếu tệp ({exc}). {_REINDEX}")
