@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         default=None, description="Where the default model is built (default: DATA_DIR/models)."
     )
     embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
+        default="auto",
         description="How the embedding model runs: `torch` (sentence-transformers), `onnx` "
         "(ONNX Runtime fp32) or `onnx-int8` (dynamic int8), the ONNX files exported once next to "
         "the default model; `auto`: onnx-int8 for the default model, torch for any other.",
