@@ -1,9 +1,8 @@
-"""Section 2: the embedding model on torch, ONNX and ONNX dynamic int8, through hoidap's own
-``SentenceTransformerEmbedder`` (``embed_backend`` = torch / onnx / onnx-int8).
+"""Section 2: the embedding model on torch (plain sentence-transformers fp32), ONNX fp32 and
+ONNX dynamic int8, through hoidap's own embedders (``embed_backend`` = torch / onnx / onnx-int8).
 
-The ONNX files are exported once into ``DATA_DIR/bench/models`` (a copy of the default model
-folder built there by ``ensure_e5_model``), never into the repository. The ONNX backend needs the
-``onnx`` extra (optimum-onnx + onnxruntime); without it only torch is measured.
+The ONNX files are exported once next to the model folder in ``DATA_DIR/bench/models`` (a copy
+of the default model folder built there by ``ensure_e5_model``), never into the repository.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import numpy as np
 
 from bench.corpus import Question, load, load_questions, passages, subset
 from bench.machine import machine_info
-from bench.onnx_models import onnx_missing, prepare_onnx
 from bench.report import Section, Table, Target
 from bench.stats import percentiles, repeat, spread
 from qa.core.settings import DEFAULT_MODEL, Settings
@@ -118,17 +116,18 @@ def _backends(
     """The backends that can run here; the ONNX files are exported once when needed."""
     if settings.model != DEFAULT_MODEL:
         section.notes.append(f"Model {settings.model!r}: ONNX export is done for the default only.")
-    missing = onnx_missing()
-    if missing or settings.model != DEFAULT_MODEL:
-        if missing:
-            section.notes.append(
-                f"ONNX skipped: {missing}. Install the `onnx` extra (optimum-onnx needs "
-                "transformers < 4.58, so sentence-transformers 5.x)."
-            )
         return ("torch",)
+    from embeddings.e5 import ensure_e5_model
+    from embeddings.onnx_export import ensure_onnx_model, onnx_dir
+
     log("backends: exporting ONNX and int8 models (once)")
-    folder, export_s = prepare_onnx(cache)
-    section.notes.append(f"ONNX files in {folder} (export took {export_s:.0f} s this run).")
+    clock = time.perf_counter()
+    folder = ensure_e5_model(cache)
+    ensure_onnx_model(folder, "onnx")
+    section.notes.append(
+        f"ONNX files in {onnx_dir(folder)} (building or checking them took "
+        f"{time.perf_counter() - clock:.0f} s this run)."
+    )
     return BACKENDS
 
 
@@ -237,9 +236,10 @@ def _query_ms(embedder: object, questions: list[Question]) -> list[float]:
 
 def _conclude(section: Section, settings: Settings, results: dict[str, dict[str, float]]) -> None:
     section.notes += [
-        "Same model, same passages; each backend runs through hoidap's SentenceTransformerEmbedder "
-        f"(batch {settings.embed_batch_size}); sentence-transformers' encode sorts the texts of a "
-        "call by length before batching, so batches are length-bucketed.",
+        "Same model, same passages; torch is hoidap's SentenceTransformerEmbedder (plain "
+        "sentence-transformers fp32), onnx and onnx-int8 its OnnxEmbedder "
+        f"(batch {settings.embed_batch_size}); both sort the texts of a call by token length "
+        "before batching, so batches are length-bucketed.",
         "Quality: each backend indexes the articles the sampled questions are about (its own "
         "vectors, same BM25) and "
         "answers the same fixed sample of questions; a hit counts when a retrieved passage "
@@ -271,7 +271,5 @@ def _verdict(results: dict[str, dict[str, float]], fusion: str) -> str:
     gain = results[best]["speed"] / results["torch"]["speed"]
     return (
         f"Verdict: `{best}` is the fastest backend that keeps quality ({gain:.2f}× torch, "
-        f"hybrid recall {results[best][fusion]:.3f} vs {results['torch'][fusion]:.3f}). It can "
-        "become the default only with the `onnx` extra installed, and that extra's optimum-onnx "
-        "needs transformers < 4.58, so pip resolves sentence-transformers 5.x instead of 6.x."
+        f"hybrid recall {results[best][fusion]:.3f} vs {results['torch'][fusion]:.3f})."
     )

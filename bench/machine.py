@@ -18,7 +18,8 @@ _PACKAGES = (
     "sentence-transformers",
     "transformers",
     "onnxruntime",
-    "optimum-onnx",
+    "onnx",
+    "tokenizers",
     "uvicorn",
 )
 

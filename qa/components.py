@@ -55,17 +55,42 @@ def embedder(settings: Settings, progress: bool = False) -> Embedder:
 
     if settings.model.startswith(hashing.PREFIX):
         return hashing.HashEmbedder(int(settings.model.removeprefix(hashing.PREFIX)))
-    from embeddings.sentence_transformer import SentenceTransformerEmbedder
+    backend = embed_backend(settings)
+    if backend == "torch":
+        from embeddings.sentence_transformer import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(
-        model_path(settings),
+        return SentenceTransformerEmbedder(
+            model_path(settings),
+            name=settings.model,
+            batch_size=settings.embed_batch_size,
+            query_prefix=settings.query_prefix,
+            passage_prefix=settings.passage_prefix,
+            show_progress=progress,
+        )
+    from embeddings.onnx_embedder import OnnxEmbedder, cpu_threads
+    from embeddings.onnx_export import ensure_onnx_model
+
+    folder = Path(model_path(settings))
+    # same name as torch: the vectors agree (cosine >= 0.99), so an index built with either
+    # backend serves the other
+    return OnnxEmbedder(
+        ensure_onnx_model(folder, backend),
+        folder,
         name=settings.model,
-        backend=settings.embed_backend,
         batch_size=settings.embed_batch_size,
         query_prefix=settings.query_prefix,
         passage_prefix=settings.passage_prefix,
+        threads=cpu_threads(),
         show_progress=progress,
     )
+
+
+def embed_backend(settings: Settings) -> str:
+    """``embed_backend`` with ``auto`` resolved: ONNX int8 for the default model (its files are
+    exported by hoidap), sentence-transformers on torch for any other model."""
+    if settings.embed_backend != "auto":
+        return settings.embed_backend
+    return "onnx-int8" if settings.model == DEFAULT_MODEL else "torch"
 
 
 def token_counter(settings: Settings, model: str) -> TokenCounter:

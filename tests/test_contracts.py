@@ -49,18 +49,25 @@ class TestHashEmbedder(EmbedderContract):
         )
 
 
+@pytest.fixture(scope="module")
+def torch_e5(real: Pipeline) -> Embedder:
+    return components.embedder(real.settings.model_copy(update={"embed_backend": "torch"}))
+
+
 @pytest.mark.model
 class TestSentenceTransformerEmbedder(EmbedderContract):
     @pytest.fixture
-    def embedder(self, real: Pipeline) -> Embedder:
-        return real.embedder
+    def embedder(self, torch_e5: Embedder) -> Embedder:
+        return torch_e5
 
     @pytest.fixture
     def embedder_code(self, e5_model_dir: Path) -> str:
         return (
             "from qa import components\n"
             "from qa.core.settings import Settings\n"
-            f"embedder = components.embedder(Settings(model_cache_dir={str(e5_model_dir.parent)!r}))"
+            "embedder = components.embedder(\n"
+            f"    Settings(model_cache_dir={str(e5_model_dir.parent)!r}, embed_backend='torch')\n"
+            ")"
         )
 
 

@@ -42,8 +42,11 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         default=None, description="Where the default model is built (default: DATA_DIR/models)."
     )
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch", description="Sentence-transformers backend for the embedding model."
+    embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="How the embedding model runs: `torch` (sentence-transformers), `onnx` "
+        "(ONNX Runtime fp32) or `onnx-int8` (dynamic int8), the ONNX files exported once next to "
+        "the default model; `auto`: onnx-int8 for the default model, torch for any other.",
     )
     embed_batch_size: int = Field(default=32, ge=1, le=1024, description="Passages per batch.")
     query_prefix: str = Field(default="query: ", description="Prepended to questions.")
@@ -232,6 +235,16 @@ class Settings(BaseSettings):
                 f"hash embedder needs a dimension 8..4096, e.g. hash:64; got {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _onnx_for_the_default_model(self) -> Settings:
+        other = self.model != DEFAULT_MODEL and not self.model.startswith("hash:")
+        if other and self.embed_backend.startswith("onnx"):
+            raise ValueError(
+                f"embed_backend {self.embed_backend!r} is built for the default model only "
+                f"({DEFAULT_MODEL}); use torch or auto for {self.model!r}"
+            )
+        return self
 
     @field_validator("public_url")
     @classmethod

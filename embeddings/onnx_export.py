@@ -1,0 +1,171 @@
+"""ONNX files of a BERT-style sentence-transformers folder: fp32 from ``torch.onnx.export`` and
+dynamic int8 from ONNX Runtime's quantizer, built once next to the model folder.
+
+The folder ``<model>-onnx`` holds ``model.onnx`` (fp32), ``model-int8.onnx`` (weights QInt8 per
+channel, activations quantized at run time) and a manifest written last: the sha256 of each file
+and the build marker of the model folder it was exported from. A file is checked against the
+manifest every time it is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from qa.core.errors import ModelError
+
+FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
+MANIFEST = "hoidap-onnx.json"
+FORMAT_VERSION = 1
+OPSET = 17
+SOURCE_MARKER = "hoidap-build.json"  # embeddings.e5.MARKER: what the model folder was built from
+
+
+def onnx_dir(model_dir: Path) -> Path:
+    return model_dir.parent / f"{model_dir.name}-onnx"
+
+
+def ensure_onnx_model(model_dir: Path, variant: str) -> Path:
+    """The verified ONNX file ``variant`` (a key of FILES) of ``model_dir``, exported and
+    quantized first if no complete build for this model folder exists yet."""
+    if variant not in FILES:
+        raise ValueError(f"variant must be one of {sorted(FILES)}; got {variant!r}")
+    target = onnx_dir(model_dir)
+    source = _source(model_dir)
+    manifest = _manifest(target)
+    if manifest is None or manifest.get("source") != source:
+        _build(model_dir, target)
+    return verified_file(target, variant)
+
+
+def verified_file(folder: Path, variant: str) -> Path:
+    """``folder``'s file for ``variant`` after checking its sha256 against the manifest."""
+    manifest = _manifest(folder)
+    if manifest is None:
+        raise ModelError(f"{folder} has no readable {MANIFEST}; delete the folder to rebuild it")
+    path = folder / FILES[variant]
+    expected = manifest["files"].get(FILES[variant])
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot read {path}: {exc}; delete {folder} and run the command again to rebuild it"
+        ) from exc
+    if digest != expected:
+        raise ModelError(
+            f"{path} has sha256 {digest}, the manifest says {expected}: the file is corrupt or "
+            f"was changed; delete {folder} and run the command again to rebuild it"
+        )
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest(folder: Path) -> dict | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        return None
+    return manifest
+
+
+def _source(model_dir: Path) -> object:
+    """The model folder's build marker: a rebuilt or different model folder gets new files."""
+    try:
+        return json.loads((model_dir / SOURCE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"{model_dir} has no readable {SOURCE_MARKER}; only model folders hoidap built can "
+            "be exported to ONNX"
+        ) from exc
+
+
+def _build(model_dir: Path, target: Path) -> None:
+    """Export and quantize into a temporary folder, then rename it into place (atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        fp32, int8 = tmp / FILES["onnx"], tmp / FILES["onnx-int8"]
+        _export(model_dir, fp32)
+        _quantize(fp32, int8)
+        tmp.chmod(0o755)  # mkdtemp makes an owner-only folder
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "source": _source(model_dir),
+            "opset": OPSET,
+            "files": {path.name: sha256_of(path) for path in (fp32, int8)},
+        }
+        # the manifest goes in last: a folder without it is never trusted
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if target.exists():  # stale (another source or format), or half-removed by hand
+            shutil.rmtree(target)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if _manifest(target) is None:  # fine only if another process renamed its build first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    """The transformer's last hidden state; pooling and normalizing happen in numpy."""
+    import torch
+    from transformers import AutoModel
+
+    class _LastHiddenState(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    from embeddings.sentence_transformer import quiet_loading
+
+    with quiet_loading():
+        model = AutoModel.from_pretrained(str(model_dir)).eval()
+    # two rows, the second padded, so the traced graph keeps the mask's data path
+    ids = torch.full((2, 8), 5, dtype=torch.long)
+    mask = torch.ones((2, 8), dtype=torch.long)
+    mask[1, 5:] = 0
+    axes = {0: "batch", 1: "sequence"}
+    with warnings.catch_warnings(), torch.no_grad():
+        # the TorchScript exporter: dynamic axes, no onnxscript dependency
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _LastHiddenState(model),
+            (ids, mask),
+            str(out),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def _quantize(fp32: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs a hint about pre-processing at WARNING
+    try:
+        quantize_dynamic(str(fp32), str(out), per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
