@@ -189,20 +189,28 @@ class LoadedReader:
 def span_reader(settings: Settings) -> LoadedReader:
     """The trained reader with its verified weights, the no-answer threshold to use, and the
     learned refusal fitted on its scores (unless the settings ask for the margin)."""
-    from qa.answer.reader import artifact, refusal_model
+    from qa.answer.reader import artifact
 
     weights = settings.reader_weights_dir or artifact.WEIGHTS_DIR
     manifest = artifact.verify(weights)  # before building the base model: fail fast
-    learned = (
-        refusal_model.load(manifest.sha256, weights)
-        if settings.reader_refusal == "learned"
-        else None
-    )
+    learned = learned_refusal(settings, manifest.sha256, weights)
     reader, _ = artifact.load(e5_model_dir(settings), weights, manifest)
     threshold = (
         manifest.threshold if settings.reader_threshold is None else settings.reader_threshold
     )
     return LoadedReader(reader, threshold, learned)
+
+
+def learned_refusal(settings: Settings, reader_sha256: str, weights: Path) -> RefusalModel | None:
+    """The refusal model shipped with the reader weights, checked; ``None`` when the settings
+    ask for the margin, or with another embedding model than the default: the model reads the
+    default model's dense scores, and another model's are on another scale."""
+    from qa.answer.reader import refusal_model
+
+    if settings.reader_refusal != "learned":
+        return None
+    model = refusal_model.load(reader_sha256, weights)  # checked whatever the embedder
+    return model if settings.model == DEFAULT_MODEL else None
 
 
 def answer_streams(settings: Settings) -> bool:

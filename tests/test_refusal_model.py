@@ -20,6 +20,7 @@ from qa.answer.reader.answerer import ReaderAnswerer
 from qa.answer.reader.refusal_features import NAMES
 from qa.answer.reader.refusal_model import RefusalModel
 from qa.answer.refusal import REFUSAL
+from qa.core.settings import DEFAULT_MODEL
 from qa.pipeline import Pipeline
 from tests.conftest import make_settings
 from tests.test_reader import ScriptedReader
@@ -237,3 +238,16 @@ def test_an_unknown_name_is_a_feature_of_the_learned_refusal_and_a_rule_of_the_m
     values = _answerer(pipeline, reader, None).features(question, hits)
     assert values is not None and values["unknown_name"] == 1.0
     assert not _answerer(pipeline, reader, _model(2.0, 0.5)).answer(question, hits).refused
+
+
+def test_the_learned_refusal_is_used_with_the_model_it_was_fitted_on_only(tmp_path: Path) -> None:
+    # its features include the default model's dense scores, on another scale than the hash
+    # embedder's: there hoidap refuses on the reader's margin (the file is still checked)
+    sha = artifact.verify().sha256
+    weights = artifact.WEIGHTS_DIR
+    hashed = make_settings(tmp_path, answerer="reader", model="hash:64")
+    assert components.learned_refusal(hashed, sha, weights) is None
+    default = make_settings(tmp_path, answerer="reader", model=DEFAULT_MODEL)
+    assert components.learned_refusal(default, sha, weights) == refusal_model.load(sha)
+    margin = make_settings(tmp_path, model=DEFAULT_MODEL, reader_refusal="margin")
+    assert components.learned_refusal(margin, sha, weights) is None
