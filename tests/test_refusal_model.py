@@ -115,7 +115,9 @@ def test_a_missing_refusal_falls_back_to_the_labelled_keyword_answerer(
     weights = tmp_path / "weights"
     shutil.copytree(artifact.WEIGHTS_DIR, weights)
     (weights / refusal_model.REFUSAL).unlink()
-    settings = make_settings(tmp_path, answerer="reader", reader_weights_dir=weights)
+    settings = make_settings(
+        tmp_path, answerer="reader", reader_weights_dir=weights, reader_refusal="learned"
+    )
     answer = components.answerer(settings, pipeline.data).answer(
         QUESTION, pipeline.search(QUESTION)
     )
@@ -245,9 +247,9 @@ def test_the_learned_refusal_is_used_with_the_model_it_was_fitted_on_only(tmp_pa
     # embedder's: there hoidap refuses on the reader's margin (the file is still checked)
     sha = artifact.verify().sha256
     weights = artifact.WEIGHTS_DIR
-    hashed = make_settings(tmp_path, answerer="reader", model="hash:64")
+    hashed = make_settings(tmp_path, model="hash:64", reader_refusal="learned")
     assert components.learned_refusal(hashed, sha, weights) is None
-    default = make_settings(tmp_path, answerer="reader", model=DEFAULT_MODEL)
+    default = make_settings(tmp_path, model=DEFAULT_MODEL, reader_refusal="learned")
     assert components.learned_refusal(default, sha, weights) == refusal_model.load(sha)
     margin = make_settings(tmp_path, model=DEFAULT_MODEL, reader_refusal="margin")
     assert components.learned_refusal(margin, sha, weights) is None
