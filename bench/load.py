@@ -145,7 +145,7 @@ def run(
 ) -> Section:
     section = Section("server", machine_info())
     table = section.table(
-        f"POST /api/ask, at most {requests} requests or {time_limit_s:.0f} s per level",
+        "POST /api/ask, each level of concurrent clients",
         [
             "concurrent clients",
             "requests/s",
@@ -195,13 +195,14 @@ def run(
         _report_mixed(section, mixed, scratch / "hoidap.sqlite3")
     shutil.rmtree(scratch, ignore_errors=True)
     section.notes += [
+        f"Each level sends at most {requests} requests or runs at most {time_limit_s:.0f} s.",
         "One uvicorn worker (as `qa serve` runs it) in a child process; the load generator "
         "shares the same cores. Each request is a new conversation; the server also writes "
         "each turn to its SQLite store.",
         "Questions: every request asks a different one; each level gets an equal share of the "
         "bundled eval set (answerable) and dev benchmark questions about articles not in the "
         "bundled corpus (mostly refused, a cheaper path); the `refused` column shows the mix.",
-        f"Server settings: {settings.server_workers or 'one per core'} workers, queue "
+        f"Server settings: {settings.server_workers or 'one per core'} question threads, queue "
         f"{settings.server_queue}, {settings.server_library_threads} library thread(s) per "
         f"question, keep-alive {settings.server_keep_alive} s; the client pool keeps idle "
         "connections 5 s (httpx's default).",
@@ -222,16 +223,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def _report_mixed(section: Section, mixed: load_mixed.MixedResult, db_path: Path) -> None:
     missing, integrity = load_mixed.missing_writes(db_path, mixed.written)
     table = section.table(
-        f"Mixed: {mixed.clients} clients at once x {mixed.per_client} requests "
-        f"({mixed.requests} requests in {mixed.wall_s:.1f} s, "
-        f"{mixed.requests / mixed.wall_s:.1f} requests/s)",
+        "Mixed: many clients at once, a few different requests each",
         ["request", "ok", "errors", "p50 ms", "p95 ms"],
     )
     for row in load_mixed.latency_rows(mixed):
         table.add(*row)
     acknowledged = len(mixed.written.messages) + len(mixed.written.ratings)
     section.notes += [
-        "Mixed run: each client has its own connection and `X-Client-Id`; it asks (`/api/ask`, "
+        f"Mixed run: {mixed.clients} clients at once x {mixed.per_client} requests "
+        f"({mixed.requests} requests in {mixed.wall_s:.1f} s, "
+        f"{mixed.requests / mixed.wall_s:.1f} requests/s). "
+        "Each client has its own connection and `X-Client-Id`; it asks (`/api/ask`, "
         "or `/api/ask/stream` for every other client), then searches (`/api/search`, or "
         "`/v1/chat/completions` for every other pair), then rates its answer (`/api/feedback`). "
         "Errors: "

@@ -43,14 +43,24 @@ def _bars(stage: str, total: int) -> Callable[[int], None]:
     return update
 
 
+def _train_dir_option(help: str) -> Callable[[Callable], Callable]:
+    return click.option(
+        "--train-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=_DEFAULT_TRAIN_DIR,
+        show_default=True,
+        help=help,
+    )
+
+
+def _folder_option(name: str, help: str) -> Callable[[Callable], Callable]:
+    return click.option(
+        name, type=click.Path(file_okay=False, path_type=Path), default=None, help=help
+    )
+
+
 @reader_command.command("train")
-@click.option(
-    "--train-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=_DEFAULT_TRAIN_DIR,
-    show_default=True,
-    help="Thư mục các tệp SQuAD 2.0 (xem training_data.MIX).",
-)
+@_train_dir_option("Thư mục các tệp SQuAD 2.0 (xem training_data.MIX).")
 @click.option(
     "--validation",
     "validation_file",
@@ -59,18 +69,10 @@ def _bars(stage: str, total: int) -> Callable[[int], None]:
     help="Tệp kiểm định (mặc định: TRAIN_DIR/viquad1_test.json).",
 )
 @click.option("--validation-questions", default=400, show_default=True, type=click.IntRange(1))
-@click.option(
-    "--work-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Thư mục làm việc, chạy lại sẽ tiếp tục (mặc định: DATA_DIR/reader-train).",
+@_folder_option(
+    "--work-dir", "Thư mục làm việc, chạy lại sẽ tiếp tục (mặc định: DATA_DIR/reader-train)."
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Nơi ghi trọng số (mặc định: thư mục trọng số của gói).",
-)
+@_folder_option("--out", "Nơi ghi trọng số (mặc định: thư mục trọng số của gói).")
 @click.option("--epochs", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
@@ -129,13 +131,7 @@ def train_command(
 
 
 @reader_command.command("train-refusal")
-@click.option(
-    "--train-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=_DEFAULT_TRAIN_DIR,
-    show_default=True,
-    help="Thư mục các tệp SQuAD 2.0.",
-)
+@_train_dir_option("Thư mục các tệp SQuAD 2.0.")
 @click.option(
     "--source",
     "sources",
@@ -163,18 +159,10 @@ def train_command(
     show_default=True,
     help="Đặc trưng mô hình dùng (qa/answer/reader/refusal_features.py: NAMES; lặp lại được).",
 )
-@click.option(
-    "--work-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Nơi lưu đặc trưng, chạy lại sẽ dùng lại (mặc định: DATA_DIR/refusal-train).",
+@_folder_option(
+    "--work-dir", "Nơi lưu đặc trưng, chạy lại sẽ dùng lại (mặc định: DATA_DIR/refusal-train)."
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Nơi ghi refusal.json (mặc định: thư mục trọng số của bộ đọc).",
-)
+@_folder_option("--out", "Nơi ghi refusal.json (mặc định: thư mục trọng số của bộ đọc).")
 @click.pass_context
 def train_refusal_command(
     ctx: click.Context,
