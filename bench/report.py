@@ -1,7 +1,7 @@
 """Tables, sections and the report file: Markdown to read, JSON beside it to compare runs.
 
-Sections measured in separate runs are merged: a section run again replaces the rows that have
-the same first cell (e.g. the same collection size) and keeps the others.
+Sections measured in separate runs are merged: a section run again replaces its tables, except
+rows keyed by a collection size that this run did not measure again (``--sizes``), which stay.
 """
 
 from __future__ import annotations
@@ -120,18 +120,24 @@ def _from_dict(raw: dict[str, Any]) -> Section:
 
 
 def merge(old: Section, new: Section) -> Section:
-    """``new`` with the rows of ``old`` that it does not measure again; ``old``'s notes stay
-    only while some of its rows do."""
+    """``new`` with the size-keyed rows of ``old`` that it does not measure again; ``old``'s
+    notes stay only while some of its rows do."""
+    titles = {t.title for t in new.tables}
+    old_sized = [t for t in old.tables if t.title not in titles and _by_size(t.rows)]
+    kept_any = bool(old_sized)
     tables = []
-    kept_any = any(t.title not in {n.title for n in new.tables} for t in old.tables)
     for table in new.tables:
         previous = next((t for t in old.tables if t.title == table.title), None)
         keys = {row[0] for row in table.rows}
-        kept = [row for row in previous.rows if row[0] not in keys] if previous else []
+        kept = (
+            [row for row in previous.rows if row[0] not in keys and _by_size([row])]
+            if previous
+            else []
+        )
         kept_any = kept_any or bool(kept)
         rows = sorted(kept + table.rows, key=lambda r: _sort_key(r[0])) if kept else table.rows
         tables.append(Table(table.title, table.columns, rows))
-    tables += [t for t in old.tables if t.title not in {n.title for n in new.tables}]
+    tables += old_sized
     fresh = {t.goal: t for t in new.targets}
     old_goals = {t.goal for t in old.targets}
     return Section(
@@ -145,6 +151,12 @@ def merge(old: Section, new: Section) -> Section:
         ],
         data={**old.data, **new.data},
     )
+
+
+def _by_size(rows: list[list[str]]) -> bool:
+    """Rows keyed by a collection size: another run measures other sizes, so they are kept.
+    Rows keyed by a label (a corpus, a backend) are the last run's only."""
+    return bool(rows) and all(_sort_key(row[0])[0] == 0 for row in rows)
 
 
 def _sort_key(cell: str) -> tuple[int, float]:

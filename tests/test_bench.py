@@ -73,6 +73,17 @@ def test_merge_replaces_rows_of_the_same_size_and_keeps_others(tmp_path: Path) -
     assert "100,000" not in fresh
 
 
+def test_a_rerun_replaces_rows_and_tables_keyed_by_labels(tmp_path: Path) -> None:
+    out = tmp_path / "latest.md"
+    first = _section([["dev · plain", "1"], ["dev · old path", "2"]], "first")
+    first.tables.append(report.Table("on 30 questions", ["backend", "x"], [["torch", "1"]]))
+    report.write([first], out)
+    text = report.write([_section([["dev · plain", "3"]], "second")], out)
+    section = report.load(out.with_suffix(".json"))["query"]
+    assert [t.rows for t in section.tables] == [[["dev · plain", "3"]]]
+    assert "old path" not in text and "on 30 questions" not in text and "- first" not in text
+
+
 def test_table_rejects_a_row_of_the_wrong_width() -> None:
     with pytest.raises(ValueError):
         report.Table("t", ["a", "b"]).add("1")
