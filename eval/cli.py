@@ -220,7 +220,7 @@ def domains_command(ctx: click.Context, sample: int | None, only: str | None, ou
             base,
             chosen,
             sample=sample,
-            default=base.settings.fusion,
+            default=domains.method_of(base.settings),
             log=lambda message: click.echo(message, err=True),
         )
     except HoidapError as exc:

@@ -24,7 +24,7 @@ from eval.external import corpus_pipeline, load_squad
 from eval.scoring import judge
 from qa import components
 from qa.core.protocols import Embedder
-from qa.core.settings import PROJECT_ROOT
+from qa.core.settings import PROJECT_ROOT, Settings
 from qa.pipeline import Pipeline
 
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -86,6 +86,13 @@ def methods() -> dict[str, dict[str, Any]]:
     for weight in MIX_WEIGHTS:
         named[f"mix {weight:.1f}"] = {"fusion": "mix", "dense_weight": weight}
     return named
+
+
+def method_of(settings: Settings) -> str:
+    """The name in ``methods()`` of the fusion ``settings`` configure."""
+    if settings.fusion == "mix":
+        return f"mix {settings.dense_weight:.1f}"
+    return settings.fusion
 
 
 def load_domain(base: Pipeline, domain: Domain) -> tuple[EvalSet, Pipeline]:

@@ -10,6 +10,7 @@ import pytest
 
 from eval import domains, fusion_training
 from qa.core.errors import ModelError
+from qa.core.settings import Settings
 from qa.pipeline import Pipeline
 from qa.retrieve.fusion_model import FEATURES, Candidates, FusionModel, features
 from qa.retrieve.hybrid import HybridRetriever
@@ -143,3 +144,10 @@ def test_domain_table_over_a_small_articles_folder(pipeline: Pipeline, tmp_path:
     assert list(Path(pipeline.settings.data_dir, "eval-index").glob("*/queries-*.npy"))
     text = domains.format_markdown(results)
     assert "| learned |" in text and "R@1 of learned minus the best fixed mix" in text
+
+
+def test_the_default_fusion_has_its_method_name_in_the_domain_comparison() -> None:
+    named = domains.methods()
+    assert domains.method_of(Settings()) == "mix 0.2" and "mix 0.2" in named
+    assert domains.method_of(Settings(fusion="mix", dense_weight=0.5)) == "mix 0.5"
+    assert domains.method_of(Settings(fusion="learned")) == "learned"
