@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench import synth
 from bench.machine import rss_bytes
 from bench.query_context import MIB, LookupQueries, QueryContext, index_data, ms
@@ -123,7 +125,12 @@ class MilvusSection:
                 before, server_before = rss_bytes(), server.rss_bytes()
                 clock = time.perf_counter()
                 dense, keywords = backend.build(
-                    vectors, terms, k1=settings.bm25_k1, b=settings.bm25_b
+                    vectors,
+                    terms,
+                    keys=np.arange(len(vectors), dtype=np.int64),
+                    previous=None,
+                    k1=settings.bm25_k1,
+                    b=settings.bm25_b,
                 )
                 build_s = time.perf_counter() - clock
                 gc.collect()

@@ -137,7 +137,8 @@ def index_backend(settings: Settings) -> IndexBackend:
         settings.milvus_token.get_secret_value(),
         settings.milvus_timeout,
     )
-    return MilvusBackend(connection, settings.milvus_collection, index_spec(settings))
+    lock = settings.data_dir / f"milvus-{settings.milvus_collection}.lock"
+    return MilvusBackend(connection, settings.milvus_collection, index_spec(settings), lock)
 
 
 def retriever(settings: Settings, data: IndexData, embedder: Embedder) -> Retriever:
