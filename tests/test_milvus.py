@@ -32,6 +32,8 @@ from tests.conftest import CORPUS, make_settings
 from tests.contracts import ANSWERABLE, IndexBackendContract, VectorBackendContract
 from web.app import create_app
 
+pytestmark = pytest.mark.milvus
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -317,21 +319,36 @@ class _Rows:
 _QUESTIONS = (ANSWERABLE, "dân tộc thiểu số Cao Bằng", "ty le ho ngheo", "Hội nghị sơ kết")
 
 
-def _results(pipe: Pipeline) -> list[list[tuple[str, int, int]]]:
+def _results(pipe: Pipeline, fusion: str | None = None) -> list[list[tuple[str, int, int]]]:
+    settings = pipe.settings.model_copy(update={"fusion": fusion or pipe.settings.fusion})
+    retriever = components.retriever(settings, pipe.data, pipe.embedder)
     return [
-        [(h.chunk.article_id, h.chunk.start, h.chunk.end) for h in pipe.search(q, 10)]
+        [(h.chunk.article_id, h.chunk.start, h.chunk.end) for h in retriever.retrieve(q, 10)]
         for q in _QUESTIONS
     ]
 
 
-def _fresh(settings: Settings, server: LiteServer, tmp_path: Path) -> Pipeline:
-    """A build of the same articles from nothing, under its own alias."""
-    fresh = settings.model_copy(
+def _stored_keys(pipe: Pipeline) -> list[int]:
+    name = pipe.data.dense.collection.name
+    client = pipe.backend.connection.call(lambda c: c)
+    return sorted(r["id"] for r in client.query(name, filter="id >= 0", limit=16_384))
+
+
+def _assert_as_fresh(pipe: Pipeline, server: LiteServer, tmp_path: Path) -> None:
+    """The collection holds exactly the rows a build from nothing writes, and searches find
+    what that build finds."""
+    fresh = pipe.settings.model_copy(
         update={"data_dir": tmp_path / "fresh", "milvus_collection": f"t{uuid.uuid4().hex[:10]}"}
     )
-    pipe = Pipeline(fresh, embedder=HashEmbedder())
-    pipe.index()
-    return pipe
+    other = Pipeline(fresh, embedder=HashEmbedder())
+    other.index()
+    assert _stored_keys(pipe) == _stored_keys(other) == sorted(pipe.data.dense.collection.keys)
+    assert _results(pipe, "dense") == _results(other, "dense")
+    # milvus-lite keeps BM25 statistics per segment (an update's rows are a segment of their
+    # own) and counts deleted rows until it compacts, so keyword scores move by a few per cent
+    # (README, Quality): the best passage stays, the top 10 nearly
+    for mine, theirs in zip(_results(pipe), _results(other), strict=True):
+        assert mine[0] == theirs[0] and len(set(mine) & set(theirs)) >= 8
 
 
 @pytest.fixture
@@ -357,7 +374,7 @@ def test_a_changed_article_writes_only_its_rows(
     assert pipe.data.dense.collection.name == serving
     assert pipe.backend.connection.count(serving) == report.chunks  # its old rows are deleted
     assert pipe.search("chè Shan tuyết", 1)[0].chunk.article_id == "b07"
-    assert _results(pipe) == _results(_fresh(pipe.settings, server, tmp_path))
+    _assert_as_fresh(pipe, server, tmp_path)
 
 
 def test_a_removed_articles_rows_are_gone_after_publishing(
@@ -374,7 +391,7 @@ def test_a_removed_articles_rows_are_gone_after_publishing(
     client = pipe.backend.connection.call(lambda c: c)
     assert client.query(name, filter=f"id in {[int(k) for k in removed]}") == []
     assert pipe.backend.connection.count(name) == report.chunks
-    assert _results(pipe) == _results(_fresh(pipe.settings, server, tmp_path))
+    _assert_as_fresh(pipe, server, tmp_path)
     again = Pipeline(pipe.settings, embedder=HashEmbedder())
     assert _results(again) == _results(pipe)
 
@@ -430,4 +447,4 @@ def test_a_killed_update_leaves_the_previous_build_serving_and_the_next_repairs(
     report = pipe.index()
     assert report.changed == ["b08"] and pipe.data.dense.collection.name == serving
     assert pipe.backend.connection.count(serving) == report.chunks
-    assert _results(pipe) == _results(_fresh(pipe.settings, server, tmp_path))
+    _assert_as_fresh(pipe, server, tmp_path)

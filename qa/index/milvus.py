@@ -25,7 +25,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,10 +95,11 @@ class _Collection:
         return owned, self._order[at[owned]]
 
     def search(
-        self, field: str, query: Any, n: int, params: dict, where: str = ""
+        self, field: str, query: Any, n: int, params: Callable[[int], dict], where: str = ""
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, positions) of this build's best ``n`` rows; rows it does not own are
-        fetched and dropped, fetching more until ``n`` remain or the collection is exhausted."""
+        fetched and dropped, fetching more until ``n`` remain or the collection is exhausted.
+        ``params``: the search parameters for a number of hits."""
         n = min(n, self.rows, _SEARCH_LIMIT)
         if n <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
@@ -112,7 +113,7 @@ class _Collection:
                     limit=limit,
                     filter=where,
                     output_fields=["id"],
-                    search_params=params,
+                    search_params=params(limit),
                 ),
                 collection=self.name,
             )
@@ -146,12 +147,17 @@ class MilvusVectorIndex:
         c.stored += len(vectors)
 
     def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.collection.search(
+            "dense", np.asarray(vector, np.float32).tolist(), k, self._params
+        )
+
+    def _params(self, limit: int) -> dict[str, Any]:
         params: dict[str, Any] = {"metric_type": "IP"}
         if self.kind == "hnsw":
-            params["params"] = {"ef": max(self.collection.spec.hnsw_ef_search, k)}
+            params["params"] = {"ef": max(self.collection.spec.hnsw_ef_search, limit)}
         elif self.kind == "ivf":
             params["params"] = {"nprobe": self.collection.spec.ivf_nprobe}
-        return self.collection.search("dense", np.asarray(vector, np.float32).tolist(), k, params)
+        return params
 
     def save(self, path: Path) -> None:
         c = self.collection
@@ -179,9 +185,7 @@ class MilvusKeywordIndex:
         if not query.terms:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         field = "folded_sparse" if query.folded else "accented_sparse"
-        return self.collection.search(
-            field, _tokens(query.terms), n, {"metric_type": "BM25"}, where
-        )
+        return self.collection.search(field, _tokens(query.terms), n, _bm25_params, where)
 
     def top_and_scores_of(
         self, query: QueryTerms, n: int, ids: Sequence[int]
@@ -206,6 +210,10 @@ class MilvusKeywordIndex:
         (directory / "keyword_df.json").write_text(
             json.dumps(self._df, ensure_ascii=False), "utf-8"
         )
+
+
+def _bm25_params(limit: int) -> dict[str, Any]:
+    return {"metric_type": "BM25"}
 
 
 def _arrays(hits: list) -> tuple[np.ndarray, np.ndarray]:

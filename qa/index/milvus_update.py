@@ -87,20 +87,22 @@ class Update:
             self._delete(self._unowned(keys))
 
     def _unowned(self, keys: np.ndarray) -> np.ndarray:
-        def scan(c: Any) -> list[int]:
-            found: list[int] = []
+        """Every key in the collection not in ``keys`` (a scan: only after a killed run)."""
+
+        def scan(c: Any) -> list[np.ndarray]:
+            found = []
             rows = c.query_iterator(
                 self.collection, batch_size=_SCAN_BATCH, filter="", output_fields=["id"]
             )
             try:
                 while batch := rows.next():
-                    found.extend(int(r["id"]) for r in batch)
+                    ids = np.array([r["id"] for r in batch], dtype=np.int64)
+                    found.append(ids[~np.isin(ids, keys)])
             finally:
                 rows.close()
             return found
 
-        ids = np.array(self.connection.call(scan), dtype=np.int64)
-        return ids[~np.isin(ids, keys)]
+        return np.concatenate([np.zeros(0, np.int64), *self.connection.call(scan)])
 
     def _delete(self, keys: np.ndarray) -> None:
         for offset in range(0, len(keys), _DELETE_BATCH):
