@@ -139,6 +139,9 @@ def test_the_embedded_file_uri_serves_a_pipeline(tmp_path: Path) -> None:
     pipe = Pipeline(settings, embedder=HashEmbedder())
     pipe.index()
     assert "biên giới" in pipe.search(ANSWERABLE, 1)[0].chunk.text
+    first = pipe.data.dense.collection.name
+    pipe.index()  # Milvus Lite's BM25 statistics are per segment: no update in place
+    assert pipe.data.dense.collection.name != first
 
 
 def test_the_alias_follows_the_serving_build_and_old_collections_go(

@@ -265,8 +265,9 @@ class MilvusBackend:
     dense_file = POINTER_FILE
 
     def __init__(
-        self, connection: MilvusConnection, alias: str, spec: IndexSpec, lock: Path
+        self, connection: MilvusConnection, alias: str, spec: IndexSpec, lock: Path | None
     ) -> None:
+        """``lock``: the file updates in place take turns through; None: always rebuild."""
         self.connection = connection
         self.alias = alias
         self.spec = spec
@@ -292,9 +293,10 @@ class MilvusBackend:
         kind = self.spec.resolve(n)
         self._finish()  # an update a failed build of this process did not publish
         expected = {"schema": SCHEMA_VERSION, "dim": dim, "kind": kind, "k1": k1, "b": b}
-        self._update = Update.start(
-            self.connection, self.alias, previous, keys, expected, self._lock
-        )
+        if self._lock is not None:
+            self._update = Update.start(
+                self.connection, self.alias, previous, keys, expected, self._lock
+            )
         if self._update is not None:
             name, method, write = self._update.collection, "upsert", self._update.fresh
         else:
