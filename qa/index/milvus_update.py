@@ -12,7 +12,9 @@ holds more rows than the new build owns, finds the rest and deletes them.
 A full rebuild (a new collection, then the alias) is made instead when the previous build has
 no compatible collection (another backend, schema, dimension, index kind or BM25 parameters),
 when more than half of the rows would be written anyway (a cost rule: a new collection is then
-cheaper than writes plus deletes), or when another update holds the lock. One update at a time
+cheaper than writes plus deletes), when another update holds the lock, or when updates are off
+(``HOIDAP_MILVUS_UPDATE``: milvus-lite keeps BM25 statistics per segment, so an update's rows,
+a small segment of their own, are scored against that segment alone). One update at a time
 per alias: an exclusive ``flock`` on a file in DATA_DIR, which also records the last build
 published in place, so an update whose previous build is no longer that one (its rows may have
 been deleted since) rebuilds instead.
