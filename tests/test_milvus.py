@@ -24,9 +24,12 @@ from embeddings.hashing import HashEmbedder
 from qa import components
 from qa.cli import main
 from qa.core.errors import IndexCorruptError, IndexUnavailableError
+from qa.core.index_data import EmbeddedBuild
 from qa.core.protocols import DocumentTerms, VectorBackend
 from qa.core.settings import PROJECT_ROOT, Settings
+from qa.index.build import build
 from qa.index.milvus import MilvusBackend, MilvusVectorIndex
+from qa.ingest.loading import load_articles
 from qa.pipeline import Pipeline
 from tests.conftest import CORPUS, make_settings
 from tests.contracts import ANSWERABLE, IndexBackendContract, VectorBackendContract
@@ -451,3 +454,30 @@ def test_a_killed_update_leaves_the_previous_build_serving_and_the_next_repairs(
     assert report.changed == ["b08"] and pipe.data.dense.collection.name == serving
     assert pipe.backend.connection.count(serving) == report.chunks
     _assert_as_fresh(pipe, server, tmp_path)
+
+
+def test_an_update_from_a_build_another_update_replaced_rebuilds(updating: Pipeline) -> None:
+    pipe, corpus = updating, updating.settings.articles[0]
+    serving, folder = pipe.data, pipe.index_dir.resolve()  # this pipeline keeps it on disk
+    # another process updates in place first (it may delete rows the first build relies on)
+    (corpus / "b07.txt").write_text("Bài 7\nHợp tác xã chè Shan tuyết.", "utf-8")
+    other = Pipeline(pipe.settings, embedder=HashEmbedder())
+    other.index()
+    assert other.data.dense.collection.name == serving.dense.collection.name
+    # this process still starts from the build it served before
+    previous = EmbeddedBuild(
+        serving.manifest, serving.articles, serving.chunks, serving.vectors, folder
+    )
+    s = pipe.settings
+    data, _ = build(
+        load_articles([corpus]),
+        chunker=pipe.chunker,
+        embedder=pipe.embedder,
+        backend=pipe.backend,
+        chunk_size=s.chunk_size,
+        chunk_overlap=s.chunk_overlap,
+        k1=s.bm25_k1,
+        b=s.bm25_b,
+        previous=previous,
+    )
+    assert data.dense.collection.name != serving.dense.collection.name  # type: ignore[attr-defined]
