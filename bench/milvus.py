@@ -14,9 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench import synth
 from bench.machine import rss_bytes
@@ -25,8 +27,11 @@ from bench.report import Section
 from bench.stats import latencies, percentiles
 from qa import components
 from qa.core.index_data import IndexData
+from qa.core.protocols import DocumentTerms
 from qa.core.settings import Settings
+from qa.index.milvus import MilvusBackend, MilvusVectorIndex
 
+_CHANGED_EVERY = 100
 LARGEST = 100_000  # a milvus-lite build past this takes longer than a bench run should
 _COLUMNS = [
     "passages · backend",
@@ -92,6 +97,11 @@ class MilvusSection:
             "per stage)",
             _COLUMNS,
         )
+        self.updates = section.table(
+            f"Milvus update in place: 1 passage in {_CHANGED_EVERY} changed (new keys), "
+            "the rest kept",
+            ["passages", "full build s", "rows written", "write s", "publish (delete) s"],
+        )
         vectors = dict(zip((q.question for q in ctx.questions), ctx.query_vectors, strict=True))
         self.embedder = LookupQueries(f"lookup:{ctx.base.dim}", vectors)
 
@@ -123,7 +133,12 @@ class MilvusSection:
                 before, server_before = rss_bytes(), server.rss_bytes()
                 clock = time.perf_counter()
                 dense, keywords = backend.build(
-                    vectors, terms, k1=settings.bm25_k1, b=settings.bm25_b
+                    vectors,
+                    terms,
+                    keys=np.arange(len(vectors), dtype=np.int64),
+                    previous=None,
+                    k1=settings.bm25_k1,
+                    b=settings.bm25_b,
                 )
                 build_s = time.perf_counter() - clock
                 gc.collect()
@@ -145,9 +160,54 @@ class MilvusSection:
                     "server_rss": server_grew if name == "milvus" else None,
                     **row["data"],
                 }
+                if isinstance(backend, MilvusBackend) and isinstance(dense, MilvusVectorIndex):
+                    self._update(n, backend, dense, vectors, terms, settings, build_s)
                 del dense, keywords, data
         finally:
             server.stop()
+
+    def _update(
+        self,
+        n: int,
+        backend: MilvusBackend,
+        dense: MilvusVectorIndex,
+        vectors: np.ndarray,
+        terms: Sequence[DocumentTerms],
+        settings: Settings,
+        build_s: float,
+    ) -> None:
+        """Time an update in place of the collection just built, then its publishing."""
+        before, after = (self.ctx.scratch / f"milvus-update-{n}" / d for d in ("a", "b"))
+        for folder in (before, after):
+            folder.mkdir(parents=True)
+        dense.save(before / backend.dense_file)
+        keys = dense.collection.keys.copy()
+        keys[::_CHANGED_EVERY] += n  # as if those passages' articles had changed
+        self.ctx.log(f"milvus: {n:,}: updating in place")
+        clock = time.perf_counter()
+        updated, _ = backend.build(
+            vectors, terms, keys=keys, previous=before, k1=settings.bm25_k1, b=settings.bm25_b
+        )
+        write_s = time.perf_counter() - clock
+        written = updated.collection.stored - n
+        updated.save(after / backend.dense_file)
+        clock = time.perf_counter()
+        backend.published(after)
+        publish_s = time.perf_counter() - clock
+        if updated.collection.name != dense.collection.name or written != len(
+            keys[::_CHANGED_EVERY]
+        ):
+            raise RuntimeError("the collection was not updated in place")
+        if backend.connection.count(updated.collection.name) != n:
+            raise RuntimeError("publishing left rows the build does not own")
+        self.updates.add(
+            f"{n:,}", f"{build_s:.1f}", f"{written:,}", f"{write_s:.2f}", f"{publish_s:.2f}"
+        )
+        self.section.data[f"{n}/milvus_update"] = {
+            "rows_written": written,
+            "write_s": write_s,
+            "publish_s": publish_s,
+        }
 
     def _search(
         self, settings: Settings, data: IndexData, qs: list[str], faiss_top: list[list[int]]

@@ -130,14 +130,24 @@ def index_backend(settings: Settings) -> IndexBackend:
     if settings.index_backend == "faiss":
         return LocalBackend(vector_backend(settings))
     from qa.index.milvus import MilvusBackend
-    from qa.index.milvus_client import MilvusConnection
+    from qa.index.milvus_client import MilvusConnection, is_lite
 
     connection = MilvusConnection(
         settings.milvus_uri,
         settings.milvus_token.get_secret_value(),
         settings.milvus_timeout,
     )
-    return MilvusBackend(connection, settings.milvus_collection, index_spec(settings))
+    # updates in place take turns through this lock file
+    lock = settings.data_dir / f"milvus-{settings.milvus_collection}.lock"
+    in_place = settings.milvus_update == "in_place" or (
+        settings.milvus_update == "auto" and not is_lite(settings.milvus_uri)
+    )
+    return MilvusBackend(
+        connection,
+        settings.milvus_collection,
+        index_spec(settings),
+        lock if in_place else None,
+    )
 
 
 def retriever(settings: Settings, data: IndexData, embedder: Embedder) -> Retriever:

@@ -147,7 +147,9 @@ class Pipeline:
                 return store.load_embedded(self.index_dir.resolve(), self._model_name())
             except HoidapError:
                 return None
-        return EmbeddedBuild(data.manifest, data.articles, data.chunks, data.vectors)
+        return EmbeddedBuild(
+            data.manifest, data.articles, data.chunks, data.vectors, self._loaded_from
+        )
 
     # ----- reading -----
     @property

@@ -144,8 +144,10 @@ def test_tiny_backend_run_builds_and_searches_both_backends(
     vectors = np.stack([embedder.embed_query(q.question) for q in questions])
     opts = query.Options(sizes=[40, 200_000], queries=3, budget_s=5)
     (section,) = query.run(settings, base, questions, vectors, opts, {"milvus"}, lambda _: None)
-    (table,) = section.tables
+    table, updates = section.tables
     assert [row[:2] for row in table.rows] == [["40 · faiss", "flat"], ["40 · milvus", "flat"]]
+    # an update in place of 1 passage in 100 writes that one row (its deletes are checked)
+    assert [row[0] for row in updates.rows] == ["40"] and updates.rows[0][2] == "1"
     assert table.rows[0][4] == "—" and 0.0 <= float(table.rows[1][9]) <= 1.0
     assert all(row[10] == "3" for row in table.rows)
     assert any("200,000: not measured" in note for note in section.notes)

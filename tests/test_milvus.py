@@ -6,6 +6,7 @@ One milvus-lite server per module (starting one costs seconds), each test under 
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import subprocess
 import sys
@@ -23,13 +24,18 @@ from embeddings.hashing import HashEmbedder
 from qa import components
 from qa.cli import main
 from qa.core.errors import IndexCorruptError, IndexUnavailableError
-from qa.core.protocols import VectorBackend
+from qa.core.index_data import EmbeddedBuild
+from qa.core.protocols import DocumentTerms, VectorBackend
 from qa.core.settings import PROJECT_ROOT, Settings
+from qa.index.build import build
 from qa.index.milvus import MilvusBackend, MilvusVectorIndex
+from qa.ingest.loading import load_articles
 from qa.pipeline import Pipeline
 from tests.conftest import CORPUS, make_settings
 from tests.contracts import ANSWERABLE, IndexBackendContract, VectorBackendContract
 from web.app import create_app
+
+pytestmark = pytest.mark.milvus
 
 
 def _free_port() -> int:
@@ -114,7 +120,9 @@ class _DenseHalf:
         self._backend = backend
 
     def build(self, vectors: np.ndarray) -> MilvusVectorIndex:
-        dense, _ = self._backend.build(vectors, [([], [])] * len(vectors), k1=1.2, b=0.75)
+        terms: list[DocumentTerms] = [([], [])] * len(vectors)
+        keys = np.arange(len(vectors), dtype=np.int64)
+        dense, _ = self._backend.build(vectors, terms, keys=keys, previous=None, k1=1.2, b=0.75)
         return dense
 
     def load(self, path: Path, kind: str) -> MilvusVectorIndex:
@@ -134,17 +142,21 @@ def test_the_embedded_file_uri_serves_a_pipeline(tmp_path: Path) -> None:
     pipe = Pipeline(settings, embedder=HashEmbedder())
     pipe.index()
     assert "biên giới" in pipe.search(ANSWERABLE, 1)[0].chunk.text
+    first = pipe.data.dense.collection.name
+    pipe.index()  # Milvus Lite's BM25 statistics are per segment: no update in place
+    assert pipe.data.dense.collection.name != first
 
 
 def test_the_alias_follows_the_serving_build_and_old_collections_go(
     server: LiteServer, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, **_milvus(server))
-    pipe = Pipeline(settings, embedder=HashEmbedder())
     names = []
-    for _ in range(3):
+    for k1 in (1.2, 1.3, 1.4):  # another BM25 k1 needs another collection
+        pipe = Pipeline(settings.model_copy(update={"bm25_k1": k1}), embedder=HashEmbedder())
         pipe.index()
         names.append(pipe.data.dense.collection.name)
+    assert len(set(names)) == 3
     client = pipe.backend.connection.call(lambda c: c)
     assert client.describe_alias(settings.milvus_collection)["collection_name"] == names[-1]
     kept = {n for n in client.list_collections() if n.startswith(settings.milvus_collection + "_")}
@@ -175,8 +187,9 @@ def test_a_killed_build_leaves_the_previous_collection_serving(
     pipe = Pipeline(settings, embedder=HashEmbedder())
     pipe.index()
     before, serving = pipe.index_dir.resolve(), pipe.data.dense.collection.name
+    rebuild = settings.model_copy(update={"bm25_k1": 1.5})  # a new collection, not an update
     build = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_BUILD, settings.model_dump_json()],
+        [sys.executable, "-c", _KILLED_BUILD, rebuild.model_dump_json()],
         stdout=subprocess.PIPE,
         cwd=PROJECT_ROOT,
     )
@@ -191,9 +204,9 @@ def test_a_killed_build_leaves_the_previous_collection_serving(
     assert fresh.index_dir.resolve() == before
     assert fresh.data.dense.collection.name == serving
     assert "biên giới" in fresh.search(ANSWERABLE, 1)[0].chunk.text
-    pipe.index()  # the next build clears what the killed one left
+    pipe.index()  # the next build (an update in place) drops what the killed one left
     left = [n for n in client.list_collections() if n.startswith(settings.milvus_collection)]
-    assert len(left) == 2 and serving in left
+    assert left == [serving]
 
 
 def test_a_server_that_is_down_then_back(server: LiteServer, tmp_path: Path) -> None:
@@ -274,3 +287,197 @@ def test_switching_backends_or_losing_the_collection_embeds_nothing_again(
     fresh = Pipeline(settings, embedder=HashEmbedder())
     assert fresh.index().embedded == 0
     assert "biên giới" in fresh.search(ANSWERABLE, 1)[0].chunk.text
+
+
+# ----- updates in place: only added and changed articles' rows are written -----
+
+
+def _paragraph_corpus(folder: Path) -> Path:
+    """The bundled articles' long paragraphs, one article each (50 articles), so that a few
+    changed articles are a small part of the corpus."""
+    folder.mkdir()
+    paragraphs = [
+        line
+        for path in sorted(CORPUS.glob("*.txt"))
+        for line in path.read_text("utf-8").splitlines()[1:]
+        if len(line) > 200
+    ]
+    for i, text in enumerate(paragraphs):
+        (folder / f"b{i:02d}.txt").write_text(f"Bài {i}\n{text}", "utf-8")
+    return folder
+
+
+class _Rows:
+    """Counts the rows written through one client (a spy on the real calls, not a mock)."""
+
+    def __init__(self, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.written = 0
+        for method in ("insert", "upsert"):
+            real = getattr(client, method)
+
+            def counted(name: str, rows: list, real: Any = real, **kwargs: Any) -> Any:
+                self.written += len(rows)
+                return real(name, rows, **kwargs)
+
+            monkeypatch.setattr(client, method, counted)
+
+
+_QUESTIONS = (ANSWERABLE, "dân tộc thiểu số Cao Bằng", "ty le ho ngheo", "Hội nghị sơ kết")
+
+
+def _results(pipe: Pipeline, fusion: str | None = None) -> list[list[tuple[str, int, int]]]:
+    settings = pipe.settings.model_copy(update={"fusion": fusion or pipe.settings.fusion})
+    retriever = components.retriever(settings, pipe.data, pipe.embedder)
+    return [
+        [(h.chunk.article_id, h.chunk.start, h.chunk.end) for h in retriever.retrieve(q, 10)]
+        for q in _QUESTIONS
+    ]
+
+
+def _stored_keys(pipe: Pipeline) -> list[int]:
+    name = pipe.data.dense.collection.name
+    client = pipe.backend.connection.call(lambda c: c)
+    return sorted(r["id"] for r in client.query(name, filter="id >= 0", limit=16_384))
+
+
+def _assert_as_fresh(pipe: Pipeline, server: LiteServer, tmp_path: Path) -> None:
+    """The collection holds exactly the rows a build from nothing writes, and searches find
+    what that build finds."""
+    fresh = pipe.settings.model_copy(
+        update={"data_dir": tmp_path / "fresh", "milvus_collection": f"t{uuid.uuid4().hex[:10]}"}
+    )
+    other = Pipeline(fresh, embedder=HashEmbedder())
+    other.index()
+    assert _stored_keys(pipe) == _stored_keys(other) == sorted(pipe.data.dense.collection.keys)
+    assert _results(pipe, "dense") == _results(other, "dense")
+    # milvus-lite keeps BM25 statistics per segment (an update's rows are a segment of their
+    # own) and counts deleted rows until it compacts, so keyword scores move by a few per cent
+    # (README, Quality): the best passage stays, the top 10 nearly
+    for mine, theirs in zip(_results(pipe), _results(other), strict=True):
+        assert mine[0] == theirs[0] and len(set(mine) & set(theirs)) >= 8
+
+
+@pytest.fixture
+def updating(server: LiteServer, tmp_path: Path) -> Pipeline:
+    articles = _paragraph_corpus(tmp_path / "articles")
+    settings = make_settings(tmp_path / "data", **_milvus(server), articles=[articles])
+    pipe = Pipeline(settings, embedder=HashEmbedder())
+    pipe.index()
+    return pipe
+
+
+def test_a_changed_article_writes_only_its_rows(
+    updating: Pipeline, server: LiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipe, corpus = updating, updating.settings.articles[0]
+    serving = pipe.data.dense.collection.name
+    client = pipe.backend.connection.call(lambda c: c)
+    rows = _Rows(client, monkeypatch)
+    (corpus / "b07.txt").write_text("Bài 7\nHợp tác xã chè Shan tuyết ở Hà Giang.", "utf-8")
+    report = pipe.index()
+    assert report.changed == ["b07"] and report.embedded == 1
+    assert rows.written == 1  # the one passage of the changed article, nothing else
+    assert pipe.data.dense.collection.name == serving
+    assert pipe.backend.connection.count(serving) == report.chunks  # its old rows are deleted
+    assert pipe.search("chè Shan tuyết", 1)[0].chunk.article_id == "b07"
+    _assert_as_fresh(pipe, server, tmp_path)
+
+
+def test_a_removed_articles_rows_are_gone_after_publishing(
+    updating: Pipeline, server: LiteServer, tmp_path: Path
+) -> None:
+    pipe, corpus = updating, updating.settings.articles[0]
+    data = pipe.data
+    removed = [data.dense.collection.keys[c.id] for c in data.chunks if c.article_id == "b03"]
+    (corpus / "b03.txt").unlink()
+    report = pipe.index()
+    assert report.removed == ["b03"]
+    name = pipe.data.dense.collection.name
+    assert name == data.dense.collection.name
+    client = pipe.backend.connection.call(lambda c: c)
+    assert client.query(name, filter=f"id in {[int(k) for k in removed]}") == []
+    assert pipe.backend.connection.count(name) == report.chunks
+    _assert_as_fresh(pipe, server, tmp_path)
+    again = Pipeline(pipe.settings, embedder=HashEmbedder())
+    assert _results(again) == _results(pipe)
+
+
+def test_most_articles_changed_builds_a_new_collection(updating: Pipeline) -> None:
+    pipe, corpus = updating, updating.settings.articles[0]
+    serving = pipe.data.dense.collection.name
+    for path in sorted(corpus.glob("*.txt"))[:30]:
+        path.write_text(path.read_text("utf-8") + " Cập nhật.", "utf-8")
+    pipe.index()
+    assert pipe.data.dense.collection.name != serving
+    assert "biên giới" in pipe.search(ANSWERABLE, 1)[0].chunk.text
+
+
+def test_another_update_under_way_means_a_new_collection(updating: Pipeline) -> None:
+    pipe, corpus = updating, updating.settings.articles[0]
+    serving = pipe.data.dense.collection.name
+    lock = pipe.settings.data_dir / f"milvus-{pipe.settings.milvus_collection}.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        (corpus / "b07.txt").write_text("Bài 7\nHợp tác xã chè Shan tuyết.", "utf-8")
+        pipe.index()
+    assert pipe.data.dense.collection.name != serving
+    assert pipe.search("chè Shan tuyết", 1)[0].chunk.article_id == "b07"
+
+
+def test_a_killed_update_leaves_the_previous_build_serving_and_the_next_repairs(
+    updating: Pipeline, server: LiteServer, tmp_path: Path
+) -> None:
+    pipe, corpus = updating, updating.settings.articles[0]
+    before, serving, answers = (
+        pipe.index_dir.resolve(),
+        pipe.data.dense.collection.name,
+        _results(pipe),
+    )
+    original = (corpus / "b07.txt").read_text("utf-8")
+    (corpus / "b07.txt").write_text("Bài 7\nHợp tác xã chè Shan tuyết.", "utf-8")
+    build = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_BUILD, pipe.settings.model_dump_json()],
+        stdout=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+    )
+    assert build.stdout is not None and build.stdout.readline() == b"collection written\n"
+    build.kill()
+    build.wait()
+    chunks = pipe.data.manifest.chunk_count
+    assert pipe.backend.connection.count(serving) == chunks + 1  # the killed update's row
+    fresh = Pipeline(pipe.settings, embedder=HashEmbedder())
+    assert fresh.index_dir.resolve() == before and _results(fresh) == answers
+    # the article goes back as it was and another changes: the killed row is nobody's now
+    (corpus / "b07.txt").write_text(original, "utf-8")
+    (corpus / "b08.txt").write_text("Bài 8\nCá tầm ở Sa Pa.", "utf-8")
+    report = pipe.index()
+    assert report.changed == ["b08"] and pipe.data.dense.collection.name == serving
+    assert pipe.backend.connection.count(serving) == report.chunks
+    _assert_as_fresh(pipe, server, tmp_path)
+
+
+def test_an_update_from_a_build_another_update_replaced_rebuilds(updating: Pipeline) -> None:
+    pipe, corpus = updating, updating.settings.articles[0]
+    serving, folder = pipe.data, pipe.index_dir.resolve()  # this pipeline keeps it on disk
+    # another process updates in place first (it may delete rows the first build relies on)
+    (corpus / "b07.txt").write_text("Bài 7\nHợp tác xã chè Shan tuyết.", "utf-8")
+    other = Pipeline(pipe.settings, embedder=HashEmbedder())
+    other.index()
+    assert other.data.dense.collection.name == serving.dense.collection.name
+    # this process still starts from the build it served before
+    previous = EmbeddedBuild(
+        serving.manifest, serving.articles, serving.chunks, serving.vectors, folder
+    )
+    s = pipe.settings
+    data, _ = build(
+        load_articles([corpus]),
+        chunker=pipe.chunker,
+        embedder=pipe.embedder,
+        backend=pipe.backend,
+        chunk_size=s.chunk_size,
+        chunk_overlap=s.chunk_overlap,
+        k1=s.bm25_k1,
+        b=s.bm25_b,
+        previous=previous,
+    )
+    assert data.dense.collection.name != serving.dense.collection.name  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class EmbeddedBuild:
     articles: dict[str, Article]
     chunks: list[Chunk]
     vectors: np.ndarray
+    directory: Path | None = None  # the build folder it was read from
 
 
 @dataclass

@@ -104,8 +104,20 @@ class IndexBackend(Protocol):
     dense_file: str  # what the dense index writes into the build folder
 
     def build(
-        self, vectors: np.ndarray, terms: Sequence[DocumentTerms], *, k1: float, b: float
-    ) -> tuple[VectorIndex, KeywordIndex]: ...
+        self,
+        vectors: np.ndarray,
+        terms: Sequence[DocumentTerms],
+        *,
+        keys: np.ndarray,
+        previous: Path | None,
+        k1: float,
+        b: float,
+    ) -> tuple[VectorIndex, KeywordIndex]:
+        """Index the passages; ``keys`` are their content addresses (``qa.index.passage_keys``)
+        and ``previous`` the folder of the build this one replaces, whose indexes a backend
+        may update in place rather than write again (the previous build must keep serving
+        until this one is published)."""
+        ...
 
     def load(self, directory: Path, kind: str) -> tuple[VectorIndex, KeywordIndex]: ...
 

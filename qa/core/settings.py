@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     milvus_timeout: float = Field(
         default=10.0, gt=0, description="Seconds before a Milvus connection or call fails."
     )
+    milvus_update: Literal["auto", "in_place", "rebuild"] = Field(
+        default="auto",
+        description="How a re-index changes Milvus: `in_place` writes only added and changed "
+        "articles' rows into the serving collection, `rebuild` writes a new collection; `auto`: "
+        "rebuild for an embedded Milvus Lite file (it keeps BM25 statistics per segment, which "
+        "misranks updated rows), in place for a server.",
+    )
 
     # Retrieval
     fusion: Literal["learned", "mix", "rrf", "bm25", "dense"] = Field(

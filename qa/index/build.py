@@ -13,6 +13,7 @@ from tqdm import tqdm
 from qa.core.index_data import EmbeddedBuild, IndexData, Manifest
 from qa.core.protocols import Chunker, DocumentTerms, Embedder, IndexBackend
 from qa.core.types import Article, Chunk
+from qa.index.passage_keys import passage_keys
 from qa.index.store import FORMAT_VERSION
 from qa.text import acronyms as acronym_lib
 from qa.text.terms import document_terms
@@ -91,7 +92,15 @@ def build(
     report.seconds["keyword_terms"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    dense, bm25 = backend.build(matrix, terms, k1=k1, b=b)
+    by_id = {a.id: a for a in articles}
+    dense, bm25 = backend.build(
+        matrix,
+        terms,
+        keys=passage_keys(plan.chunks, by_id),
+        previous=previous.directory if previous is not None else None,
+        k1=k1,
+        b=b,
+    )
     report.seconds["index"] = time.perf_counter() - clock
 
     report.chunks = len(plan.chunks)
@@ -109,7 +118,7 @@ def build(
     )
     return IndexData(
         manifest=manifest,
-        articles={a.id: a for a in articles},
+        articles=by_id,
         chunks=plan.chunks,
         vectors=matrix,
         dense=dense,

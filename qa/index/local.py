@@ -22,8 +22,16 @@ class LocalBackend:
         self.vectors = vectors
 
     def build(
-        self, vectors: np.ndarray, terms: Sequence[DocumentTerms], *, k1: float, b: float
+        self,
+        vectors: np.ndarray,
+        terms: Sequence[DocumentTerms],
+        *,
+        keys: np.ndarray,
+        previous: Path | None,
+        k1: float,
+        b: float,
     ) -> tuple[FaissIndex, BM25Index]:
+        # the files are written whole into the new build folder: keys and previous are unused
         return self.vectors.build(vectors), BM25Index.build(terms, k1=k1, b=b)  # type: ignore[return-value]
 
     def load(self, directory: Path, kind: str) -> tuple[FaissIndex, BM25Index]:

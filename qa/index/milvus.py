@@ -1,17 +1,20 @@
-"""The Milvus backend: every build is one Milvus collection holding both searchable parts.
+"""The Milvus backend: a build's searchable parts are rows of one Milvus collection.
 
-A row is one passage: ``id`` (the chunk id), ``article``, the ``dense`` vector, and the
-passage's accented and folded BM25 terms, from which Milvus's BM25 functions fill a sparse
-field each. Milvus has no Vietnamese analyzer, so hoidap analyses the text itself (segmented,
-normalised, accented and folded, as for the local BM25) and stores each term as an opaque
-alphanumeric token that Milvus's ``standard`` tokenizer keeps whole ('a.b@c.vn', '94,88' and
-'dân_tộc' would otherwise be split or changed).
+A row is one passage: ``id`` (its content key, ``qa.index.passage_keys``), the ``dense``
+vector, and the passage's accented and folded BM25 terms, from which Milvus's BM25 functions
+fill a sparse field each. Milvus has no Vietnamese analyzer, so hoidap analyses the text itself
+(segmented, normalised, accented and folded, as for the local BM25) and stores each term as an
+opaque alphanumeric token that Milvus's ``standard`` tokenizer keeps whole ('a.b@c.vn', '94,88'
+and 'dân_tộc' would otherwise be split or changed).
 
 Articles and chunk offsets stay in the build folder (the one source of truth for citations);
-the folder's ``milvus.json`` names its collection. A build writes a new collection and the
-store swaps the folder link, so a failed or killed build leaves the previous collection
-serving; then the alias ``MILVUS_COLLECTION`` is pointed at the new one and collections older
-than the previous build are dropped.
+the folder's ``milvus.json`` names its collection and ``milvus_keys.npy`` holds the key of
+each of its passages, so a hit's key gives its position. A re-index updates the serving
+collection in place when it can (``qa.index.milvus_update``: only added and changed articles'
+rows are written); otherwise it writes a new collection. Either way the store swaps the
+folder link, so a failed or killed build leaves the previous build serving; then the alias
+``MILVUS_COLLECTION`` is pointed at the build's collection, collections older than the
+previous one are dropped and, after an update in place, rows the build does not own deleted.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +35,10 @@ import numpy as np
 from qa.core.errors import IndexCorruptError, InputError
 from qa.core.protocols import DocumentTerms
 from qa.core.types import QueryTerms
+from qa.index import passage_keys
 from qa.index.dense import IndexSpec, Kind
 from qa.index.milvus_client import MilvusConnection
+from qa.index.milvus_update import KEYS_FILE, POINTER_FILE, Update
 
 SCHEMA_VERSION = 1
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
@@ -55,32 +60,68 @@ def _tokens(terms: Sequence[str]) -> str:
 
 @dataclass
 class _Collection:
-    """One build's collection and what is known of it without asking Milvus."""
+    """One build's rows in a collection, and what is known of it without asking Milvus.
+
+    The collection may hold rows this build does not own (an update being written, or rows a
+    killed one left): hits are mapped from keys to this build's positions, the others dropped.
+    """
 
     connection: MilvusConnection
     name: str
     dim: int
-    rows: int
+    keys: np.ndarray  # this build's row keys, by position
+    stored: int  # rows in the collection when last counted, this build's and others
     spec: IndexSpec
     kind: Kind
+    k1: float
+    b: float
 
-    def search(self, field: str, query: Any, n: int, params: dict, where: str = "") -> list:
+    def __post_init__(self) -> None:
+        self.own(self.keys)
+
+    def own(self, keys: np.ndarray) -> None:
+        self.keys = keys
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted = keys[self._order]
+
+    @property
+    def rows(self) -> int:
+        return len(self.keys)
+
+    def positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``keys`` this build owns, and their positions."""
+        at = np.minimum(np.searchsorted(self._sorted, keys), max(self.rows - 1, 0))
+        owned = (self._sorted[at] == keys) if self.rows else np.zeros(len(keys), bool)
+        return owned, self._order[at[owned]]
+
+    def search(
+        self, field: str, query: Any, n: int, params: Callable[[int], dict], where: str = ""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, positions) of this build's best ``n`` rows; rows it does not own are
+        fetched and dropped, fetching more until ``n`` remain or the collection is exhausted.
+        ``params``: the search parameters for a number of hits."""
         n = min(n, self.rows, _SEARCH_LIMIT)
         if n <= 0:
-            return []
-        result = self.connection.call(
-            lambda c: c.search(
-                self.name,
-                data=[query],
-                anns_field=field,
-                limit=n,
-                filter=where,
-                output_fields=["id"],
-                search_params=params,
-            ),
-            collection=self.name,
-        )
-        return list(result[0])
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        limit = min(n + max(self.stored - self.rows, 0), _SEARCH_LIMIT)
+        while True:
+            result = self.connection.call(
+                lambda c, limit=limit: c.search(
+                    self.name,
+                    data=[query],
+                    anns_field=field,
+                    limit=limit,
+                    filter=where,
+                    output_fields=["id"],
+                    search_params=params(limit),
+                ),
+                collection=self.name,
+            )
+            scores, keys = _arrays(list(result[0]))
+            owned, positions = self.positions(keys)
+            if owned.sum() >= n or len(keys) < limit or limit == _SEARCH_LIMIT:
+                return scores[owned][:n], positions[:n]
+            limit = min(2 * limit, _SEARCH_LIMIT)
 
 
 class MilvusVectorIndex:
@@ -95,22 +136,34 @@ class MilvusVectorIndex:
 
     def add(self, vectors: np.ndarray) -> None:
         """Append rows without keyword terms (the ``VectorIndex`` contract)."""
-        start = self.collection.rows
-        _insert(self.collection, vectors, [([], [])] * len(vectors), start)
-        self.collection.rows += len(vectors)
+        c = self.collection
+        keys = np.array(
+            [passage_keys.key(c.name, "added", str(c.rows + i)) for i in range(len(vectors))],
+            dtype=np.int64,
+        )
+        keys = passage_keys.unique(np.concatenate([c.keys, keys]))
+        _write(c.connection, c.name, "insert", vectors, [([], [])] * len(vectors), keys[c.rows :])
+        c.own(keys)
+        c.stored += len(vectors)
 
     def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.collection.search(
+            "dense", np.asarray(vector, np.float32).tolist(), k, self._params
+        )
+
+    def _params(self, limit: int) -> dict[str, Any]:
         params: dict[str, Any] = {"metric_type": "IP"}
         if self.kind == "hnsw":
-            params["params"] = {"ef": max(self.collection.spec.hnsw_ef_search, k)}
+            params["params"] = {"ef": max(self.collection.spec.hnsw_ef_search, limit)}
         elif self.kind == "ivf":
             params["params"] = {"nprobe": self.collection.spec.ivf_nprobe}
-        hits = self.collection.search("dense", np.asarray(vector, np.float32).tolist(), k, params)
-        return _arrays(hits)
+        return params
 
     def save(self, path: Path) -> None:
-        pointer = {"schema": SCHEMA_VERSION, "collection": self.collection.name}
-        path.write_text(json.dumps({**pointer, "dim": self.collection.dim}), "utf-8")
+        c = self.collection
+        pointer = {"schema": SCHEMA_VERSION, "collection": c.name, "dim": c.dim}
+        path.write_text(json.dumps({**pointer, "kind": c.kind, "k1": c.k1, "b": c.b}), "utf-8")
+        np.save(path.with_name(KEYS_FILE), c.keys)
 
 
 class MilvusKeywordIndex:
@@ -128,16 +181,11 @@ class MilvusKeywordIndex:
     def __len__(self) -> int:
         return self.collection.rows
 
-    def _search(self, query: QueryTerms, n: int, where: str = "") -> list:
+    def top(self, query: QueryTerms, n: int, where: str = "") -> tuple[np.ndarray, np.ndarray]:
         if not query.terms:
-            return []
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
         field = "folded_sparse" if query.folded else "accented_sparse"
-        return self.collection.search(
-            field, _tokens(query.terms), n, {"metric_type": "BM25"}, where
-        )
-
-    def top(self, query: QueryTerms, n: int) -> tuple[np.ndarray, np.ndarray]:
-        return _arrays(self._search(query, n))
+        return self.collection.search(field, _tokens(query.terms), n, _bm25_params, where)
 
     def top_and_scores_of(
         self, query: QueryTerms, n: int, ids: Sequence[int]
@@ -147,7 +195,8 @@ class MilvusKeywordIndex:
         # only the ids outside the top need a second, filtered search
         missing = list(dict.fromkeys(int(i) for i in ids if int(i) not in found))
         if missing:
-            more, more_ids = _arrays(self._search(query, len(missing), f"id in {missing}"))
+            keys = self.collection.keys[missing].tolist()
+            more, more_ids = self.top(query, len(missing), f"id in {keys}")
             found.update(zip(more_ids.tolist(), more.tolist(), strict=True))
         return scores, top, np.array([found.get(int(i), 0.0) for i in ids], dtype=np.float32)
 
@@ -163,21 +212,32 @@ class MilvusKeywordIndex:
         )
 
 
+def _bm25_params(limit: int) -> dict[str, Any]:
+    return {"metric_type": "BM25"}
+
+
 def _arrays(hits: list) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, keys) of Milvus hits."""
     # milvus-lite reports BM25 as a negative distance, a server as a positive score: BM25 scores
     # are never negative, so the magnitude is the score either way
     scores = np.array([abs(float(h["distance"])) for h in hits], dtype=np.float32)
-    ids = np.array([int(h["id"]) for h in hits], dtype=np.int64)
-    return scores, ids
+    keys = np.array([int(h["id"]) for h in hits], dtype=np.int64)
+    return scores, keys
 
 
-def _insert(
-    collection: _Collection, vectors: np.ndarray, terms: Sequence[DocumentTerms], start: int
+def _write(
+    connection: MilvusConnection,
+    name: str,
+    method: str,
+    vectors: np.ndarray,
+    terms: Sequence[DocumentTerms],
+    keys: np.ndarray,
 ) -> None:
+    """``insert`` (a new collection) or ``upsert`` (rows a killed update may have written)."""
     for offset in range(0, len(vectors), _INSERT_BATCH):
         rows = []
         for i in range(offset, min(offset + _INSERT_BATCH, len(vectors))):
-            row: dict[str, Any] = {"id": start + i, "dense": vectors[i].tolist()}
+            row: dict[str, Any] = {"id": int(keys[i]), "dense": vectors[i].tolist()}
             for field, field_terms in zip(_FIELDS, terms[i], strict=True):
                 text = _tokens(field_terms)
                 if len(text) > _MAX_TERMS_CHARS:
@@ -187,7 +247,7 @@ def _insert(
                     )
                 row[field] = text
             rows.append(row)
-        collection.connection.call(lambda c, rows=rows: c.insert(collection.name, rows))
+        connection.call(lambda c, rows=rows: getattr(c, method)(name, rows))
 
 
 def _document_frequencies(terms: Sequence[DocumentTerms]) -> dict[str, dict[str, int]]:
@@ -199,41 +259,68 @@ def _document_frequencies(terms: Sequence[DocumentTerms]) -> dict[str, dict[str,
 
 
 class MilvusBackend:
-    """``IndexBackend`` on Milvus: build a collection, load one named by a build folder."""
+    """``IndexBackend`` on Milvus: build or update a collection, load one a build folder names."""
 
     name = "milvus"
-    dense_file = "milvus.json"
+    dense_file = POINTER_FILE
 
-    def __init__(self, connection: MilvusConnection, alias: str, spec: IndexSpec) -> None:
+    def __init__(
+        self, connection: MilvusConnection, alias: str, spec: IndexSpec, lock: Path | None
+    ) -> None:
+        """``lock``: the file updates in place take turns through; None: always rebuild."""
         self.connection = connection
         self.alias = alias
         self.spec = spec
+        self._lock = lock
+        self._update: Update | None = None  # the in-place update not yet published
+        self._built: _Collection | None = None  # what that update builds
 
     def build(
-        self, vectors: np.ndarray, terms: Sequence[DocumentTerms], *, k1: float, b: float
+        self,
+        vectors: np.ndarray,
+        terms: Sequence[DocumentTerms],
+        *,
+        keys: np.ndarray,
+        previous: Path | None,
+        k1: float,
+        b: float,
     ) -> tuple[MilvusVectorIndex, MilvusKeywordIndex]:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if len(terms) != len(vectors):
-            raise ValueError(f"{len(vectors)} vectors but {len(terms)} passages of terms")
+        if not len(terms) == len(keys) == len(vectors):
+            raise ValueError(f"{len(vectors)} vectors, {len(terms)} terms, {len(keys)} keys")
+        keys = passage_keys.unique(np.asarray(keys, dtype=np.int64))
         n, dim = vectors.shape
-        name = f"{self.alias}_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:8]}"
-        collection = _Collection(self.connection, name, dim, 0, self.spec, self.spec.resolve(n))
-        self._create(collection, k1, b)
-        _insert(collection, vectors, terms, 0)
+        kind = self.spec.resolve(n)
+        self._finish()  # an update a failed build of this process did not publish
+        expected = {"schema": SCHEMA_VERSION, "dim": dim, "kind": kind, "k1": k1, "b": b}
+        if self._lock is not None:
+            self._update = Update.start(
+                self.connection, self.alias, previous, keys, expected, self._lock
+            )
+        if self._update is not None:
+            name, method, write = self._update.collection, "upsert", self._update.fresh
+        else:
+            name = f"{self.alias}_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:8]}"
+            method, write = "insert", np.ones(n, dtype=bool)
+            self._create(name, dim, kind, k1, b)
+        rows = np.flatnonzero(write)
+        _write(self.connection, name, method, vectors[rows], [terms[i] for i in rows], keys[rows])
         self.connection.call(lambda c: c.flush(name))
-        collection.rows = n
+        stored = self.connection.count(name)
+        collection = _Collection(self.connection, name, dim, keys, stored, self.spec, kind, k1, b)
+        self._built = collection
         return MilvusVectorIndex(collection), MilvusKeywordIndex(
             collection, _document_frequencies(terms)
         )
 
-    def _create(self, collection: _Collection, k1: float, b: float) -> None:
+    def _create(self, name: str, dim: int, kind: Kind, k1: float, b: float) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=collection.dim)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
         index = MilvusClient.prepare_index_params()
-        index.add_index("dense", metric_type="IP", **self._dense_index(collection.kind))
+        index.add_index("dense", metric_type="IP", **self._dense_index(kind))
         for field in _FIELDS:
             schema.add_field(
                 field,
@@ -259,7 +346,7 @@ class MilvusBackend:
             )
         self.connection.call(
             lambda c: c.create_collection(
-                collection.name, schema=schema, index_params=index, consistency_level="Strong"
+                name, schema=schema, index_params=index, consistency_level="Strong"
             )
         )
 
@@ -289,6 +376,9 @@ class MilvusBackend:
         try:
             pointer = json.loads(path.read_text("utf-8"))
             name, dim = str(pointer["collection"]), int(pointer["dim"])
+            keys = (
+                np.load(path.with_name(KEYS_FILE)) if path.with_name(KEYS_FILE).exists() else None
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(f"Tệp {path} hỏng. {_REINDEX}") from exc
         if pointer.get("schema") != SCHEMA_VERSION:
@@ -309,12 +399,20 @@ class MilvusBackend:
                 f"Lược đồ của bộ sưu tập Milvus {name} không như phiên bản này cần. {_REINDEX}"
             )
         self.connection.call(lambda c: c.load_collection(name))
-        stats = self.connection.call(lambda c: c.query(name, filter="", output_fields=["count(*)"]))
-        rows = int(stats[0]["count(*)"])
-        return MilvusVectorIndex(_Collection(self.connection, name, dim, rows, self.spec, kind))  # type: ignore[arg-type]
+        stored = self.connection.count(name)
+        if keys is None:  # a build from before row keys: row i is position i
+            keys = np.arange(stored, dtype=np.int64)
+        if stored < len(keys):
+            raise IndexCorruptError(
+                f"Bộ sưu tập Milvus {name} có {stored} hàng, chỉ mục cần {len(keys)}. {_REINDEX}"
+            )
+        k1, b = pointer.get("k1", float("nan")), pointer.get("b", float("nan"))
+        collection = _Collection(self.connection, name, dim, keys, stored, self.spec, kind, k1, b)  # type: ignore[arg-type]
+        return MilvusVectorIndex(collection)
 
     def published(self, directory: Path) -> None:
-        """Point the alias at this build's collection; drop all but it and the previous one."""
+        """Point the alias at this build's collection; drop all but it and the previous one;
+        after an update in place, delete the rows this build does not own."""
         name = json.loads((directory / self.dense_file).read_text("utf-8"))["collection"]
 
         def switch(c: Any) -> None:
@@ -331,3 +429,13 @@ class MilvusBackend:
                     c.drop_collection(other)
 
         self.connection.call(switch)
+        if self._update is not None and self._update.collection == name:
+            self._update.clean(directory, np.load(directory / KEYS_FILE))
+            if self._built is not None and self._built.name == name:
+                self._built.stored = self.connection.count(name)  # fetch no more than needed
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._update is not None:
+            self._update.release()
+        self._update, self._built = None, None

@@ -57,6 +57,11 @@ class MilvusConnection:
         except (OSError, RuntimeError) as exc:  # milvus-lite: a locked or unreadable file
             raise self._unavailable(exc) from exc
 
+    def count(self, collection: str) -> int:
+        """The rows ``collection`` holds."""
+        stats = self.call(lambda c: c.query(collection, filter="", output_fields=["count(*)"]))
+        return int(stats[0]["count(*)"])
+
     def _connected(self) -> Any:
         with self._lock:
             if self._client is None:

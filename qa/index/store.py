@@ -118,7 +118,7 @@ def load_embedded(link: Path, model: str) -> EmbeddedBuild:
         len(vectors) and vectors.shape[1] != manifest.dim
     ):
         raise IndexCorruptError(f"Các phần của chỉ mục ở {link} không khớp nhau. {_REINDEX}")
-    return EmbeddedBuild(manifest, articles, chunks, vectors)
+    return EmbeddedBuild(manifest, articles, chunks, vectors, link)
 
 
 def load(link: Path, model: str, backend: IndexBackend) -> IndexData:
