@@ -67,8 +67,9 @@ def embedder(settings: Settings, progress: bool = False) -> Embedder:
             passage_prefix=settings.passage_prefix,
             show_progress=progress,
         )
-    from embeddings.onnx_embedder import OnnxEmbedder, cpu_threads
+    from embeddings.onnx_embedder import OnnxEmbedder
     from embeddings.onnx_export import ensure_onnx_model
+    from embeddings.onnx_runtime import cpu_threads
 
     folder = Path(model_path(settings))
     # same name as torch: the vectors agree (cosine >= 0.99), so an index built with either
