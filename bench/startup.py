@@ -7,7 +7,7 @@ first answers 200, then until the first ``POST /api/ask`` answer); and ``bench.s
 for each command, which takes the same steps in a fresh interpreter with a clock around each,
 for the breakdown: the interpreter starting, imports, model loads (embedding model and answerer), index
 load, web app, first answer, the interpreter shutting down. Every process gets the scratch folder and the settings' model,
-model cache, answerer and backends through ``HOIDAP_*``; other ``HOIDAP_*`` variables pass on.
+model cache, answerer and backends (embedding, reader, index) through ``HOIDAP_*``; other ``HOIDAP_*`` variables pass on.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def _environment(settings: Settings, data_dir: Path) -> dict[str, str]:
         HOIDAP_MODEL_CACHE_DIR=str(settings.model_cache_dir),
         HOIDAP_ANSWERER=settings.answerer,
         HOIDAP_EMBED_BACKEND=settings.embed_backend,
+        HOIDAP_READER_BACKEND=settings.reader_backend,
         HOIDAP_INDEX_BACKEND=settings.index_backend,
     )
     return env
@@ -279,16 +280,19 @@ def _report(
             ask.median <= TARGET_ASK_S,
         )
     )
-    probe = runs[-1]["probes"]["ask"]
     section.notes += [
         f"Question: «{question}»; model {settings.model}, embedding backend "
-        f"{settings.embed_backend}, answerer {settings.answerer}; bundled corpus.",
+        f"{settings.embed_backend}, answerer {settings.answerer}, reader backend "
+        f"{settings.reader_backend}; bundled corpus.",
         "cli: click, the settings and the pipeline object; model: the embedding "
         "model and the answerer (the reader's network) loaded; web app: `create_app`; python "
         "start: from starting the process to the probe's first line; python exit: from its "
         "result to the process's end (the interpreter tearing down what was loaded).",
-        f"`qa ask` imported torch: {probe['torch']}, sentence-transformers: "
-        f"{probe['sentence_transformers']}.",
+        *(
+            f"`qa {c}` imported torch: {p['torch']}, transformers: {p['transformers']}, "
+            f"sentence-transformers: {p['sentence_transformers']}."
+            for c, p in runs[-1]["probes"].items()
+        ),
         f"Load average (1 min) after each run: {', '.join(f'{v:.1f}' for v in loads)}.",
     ]
     section.data["runs"] = runs

@@ -95,6 +95,7 @@ def probe(command: str, question: str) -> dict[str, Any]:
         "answered": not answer.refused,
         "modules": len(sys.modules),
         "torch": "torch" in sys.modules,
+        "transformers": "transformers" in sys.modules,
         "sentence_transformers": "sentence_transformers" in sys.modules,
     }
 

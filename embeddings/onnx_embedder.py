@@ -5,7 +5,6 @@ sentence-transformers Pooling and Normalize modules)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from embeddings.onnx_runtime import cpu_session
 from qa.core.errors import ModelError
 
 
@@ -32,7 +32,6 @@ class OnnxEmbedder:
         threads: int,
         show_progress: bool = False,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         _check_mean_pooling(model_dir)
@@ -41,13 +40,7 @@ class OnnxEmbedder:
             max_length = json.loads((model_dir / "sentence_bert_config.json").read_text())[
                 "max_seq_length"
             ]
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            self._session = ort.InferenceSession(
-                str(onnx_file), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = cpu_session(onnx_file, threads)
         except Exception as exc:  # onnxruntime and tokenizers raise their own types
             raise ModelError(f"Không nạp được mô hình nhúng ONNX {onnx_file}: {exc}") from exc
         self._tokenizer.no_padding()
@@ -120,8 +113,3 @@ def _check_mean_pooling(model_dir: Path) -> None:
             f"{model_dir}: the ONNX embedder needs mean pooling over all tokens and a Normalize "
             f"module; this folder has pooling {modes} and modules {modules}"
         )
-
-
-def cpu_threads() -> int:
-    """The cores this process may run on (2 on the project's machine)."""
-    return len(os.sched_getaffinity(0))

@@ -4,7 +4,8 @@ dynamic int8 from ONNX Runtime's quantizer, built once next to the model folder.
 The folder ``<model>-onnx`` holds ``model.onnx`` (fp32), ``model-int8.onnx`` (weights QInt8 per
 channel, activations quantized at run time) and a manifest written last: the sha256 of each file
 and the build marker of the model folder it was exported from. A file is checked against the
-manifest every time it is loaded.
+manifest every time it is loaded. ``ensure_onnx`` and ``export_module`` do the same for any
+network over ``input_ids`` and ``attention_mask`` (the reader's).
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.core.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 MANIFEST = "hoidap-onnx.json"
@@ -34,13 +40,20 @@ def onnx_dir(model_dir: Path) -> Path:
 def ensure_onnx_model(model_dir: Path, variant: str) -> Path:
     """The verified ONNX file ``variant`` (a key of FILES) of ``model_dir``, exported and
     quantized first if no complete build for this model folder exists yet."""
+    return ensure_onnx(
+        onnx_dir(model_dir), source_marker(model_dir), lambda out: _export(model_dir, out), variant
+    )
+
+
+def ensure_onnx(target: Path, source: object, export: Callable[[Path], None], variant: str) -> Path:
+    """The verified file ``variant`` of the folder ``target``, built first (``export`` writes
+    the fp32 file it is given, then it is quantized) unless a complete build from ``source``
+    (what the files are made from, compared as JSON) is there."""
     if variant not in FILES:
         raise ValueError(f"variant must be one of {sorted(FILES)}; got {variant!r}")
-    target = onnx_dir(model_dir)
-    source = _source(model_dir)
     manifest = _manifest(target)
     if manifest is None or manifest.get("source") != source:
-        _build(model_dir, target)
+        _build(target, source, export)
     return verified_file(target, variant)
 
 
@@ -83,7 +96,7 @@ def _manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def _source(model_dir: Path) -> object:
+def source_marker(model_dir: Path) -> object:
     """The model folder's build marker: a rebuilt or different model folder gets new files."""
     try:
         return json.loads((model_dir / SOURCE_MARKER).read_text(encoding="utf-8"))
@@ -94,18 +107,18 @@ def _source(model_dir: Path) -> object:
         ) from exc
 
 
-def _build(model_dir: Path, target: Path) -> None:
+def _build(target: Path, source: object, export: Callable[[Path], None]) -> None:
     """Export and quantize into a temporary folder, then rename it into place (atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         fp32, int8 = tmp / FILES["onnx"], tmp / FILES["onnx-int8"]
-        _export(model_dir, fp32)
+        export(fp32)
         _quantize(fp32, int8)
         tmp.chmod(0o755)  # mkdtemp makes an owner-only folder
         manifest = {
             "format_version": FORMAT_VERSION,
-            "source": _source(model_dir),
+            "source": source,
             "opset": OPSET,
             "files": {path.name: sha256_of(path) for path in (fp32, int8)},
         }
@@ -139,6 +152,14 @@ def _export(model_dir: Path, out: Path) -> None:
 
     with quiet_loading():
         model = AutoModel.from_pretrained(str(model_dir)).eval()
+    export_module(_LastHiddenState(model), out, ["last_hidden_state"])
+
+
+def export_module(module: torch.nn.Module, out: Path, outputs: Sequence[str]) -> None:
+    """``module(input_ids, attention_mask)`` as ONNX, batch and sequence length dynamic in the
+    inputs and in every output."""
+    import torch
+
     # two rows, the second padded, so the traced graph keeps the mask's data path
     ids = torch.full((2, 8), 5, dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
@@ -148,12 +169,12 @@ def _export(model_dir: Path, out: Path) -> None:
         # the TorchScript exporter: dynamic axes, no onnxscript dependency
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _LastHiddenState(model),
+            module.eval(),
             (ids, mask),
             str(out),
             input_names=["input_ids", "attention_mask"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            output_names=list(outputs),
+            dynamic_axes={name: axes for name in ("input_ids", "attention_mask", *outputs)},
             opset_version=OPSET,
             dynamo=False,
         )

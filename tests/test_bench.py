@@ -211,9 +211,16 @@ def test_answer_section_times_every_answerer_over_the_same_passages(
     settings = Settings(data_dir=tmp_path, model_cache_dir=e5_model_dir.parent)
     section = answer.run(settings, repeats=1, budget_s=5, log=lambda _m: None)
     [table] = section.tables
-    assert [row[0] for row in table.rows] == ["reader", "extractive"]
-    assert set(section.data) == {"reader", "extractive"}
-    assert section.data["reader"]["p50_s"] > 0
+    assert [row[0] for row in table.rows] == [
+        "reader (torch)",
+        "reader (onnx)",
+        "reader (onnx-int8)",
+        "extractive",
+    ]
+    assert set(section.data) == {"torch", "onnx", "onnx-int8", "extractive"}
+    assert all(section.data[b]["p50_s"] > 0 for b in ("torch", "onnx", "onnx-int8"))
+    assert section.data["onnx"]["max_logit_diff"] < 1e-2
+    assert "max_logit_diff" not in section.data["torch"]
     [target] = section.targets
     assert target.met is not None and "ms" in target.measured
     assert not any(tmp_path.glob("bench/answer-*"))  # the scratch index is removed

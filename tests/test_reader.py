@@ -13,14 +13,15 @@ import pytest
 from tokenizers import Tokenizer
 
 from qa import components
-from qa.answer.reader import artifact
+from qa.answer.reader import artifact, reader
 from qa.answer.reader.answerer import ReaderAnswerer
 from qa.answer.reader.windows import Window, Windower, best_span, window_starts
 from qa.answer.refusal import REFUSAL
-from qa.core.protocols import Answerer
+from qa.core.protocols import Answerer, SpanReader
+from qa.core.settings import Settings
 from qa.core.types import AnswerSpan
 from qa.pipeline import Pipeline
-from tests.conftest import make_settings
+from tests.conftest import clear_hoidap_environment, make_settings
 from tests.contracts import AnswererContract, assert_exact_quotes
 
 LONG = " ".join(f"Câu thứ {i} nói về huyện số {i} của tỉnh." for i in range(60))
@@ -145,7 +146,7 @@ def test_tampered_weights_are_refused(tmp_path: Path, e5_model_dir: Path) -> Non
         f.seek(1000)
         f.write(b"\x00\x01\x02\x03")
     with pytest.raises(artifact.ReaderArtifactError, match="sha256"):
-        artifact.load(e5_model_dir, weights)
+        reader.load(e5_model_dir, weights)
 
 
 def test_truncated_or_missing_weights_are_refused(tmp_path: Path, e5_model_dir: Path) -> None:
@@ -153,13 +154,13 @@ def test_truncated_or_missing_weights_are_refused(tmp_path: Path, e5_model_dir: 
     data = (weights / artifact.WEIGHTS).read_bytes()
     (weights / artifact.WEIGHTS).write_bytes(data[: len(data) // 2])
     with pytest.raises(artifact.ReaderArtifactError, match="sha256"):
-        artifact.load(e5_model_dir, weights)
+        reader.load(e5_model_dir, weights)
     (weights / artifact.WEIGHTS).unlink()
     with pytest.raises(artifact.ReaderArtifactError, match="Không đọc được"):
-        artifact.load(e5_model_dir, weights)
+        reader.load(e5_model_dir, weights)
     (weights / artifact.MANIFEST).write_text("{not json", encoding="utf-8")
     with pytest.raises(artifact.ReaderArtifactError, match="hỏng"):
-        artifact.load(e5_model_dir, weights)
+        reader.load(e5_model_dir, weights)
 
 
 def test_a_broken_artifact_falls_back_to_the_labelled_keyword_answerer(
@@ -187,16 +188,22 @@ class TestScriptedReaderAnswerer(AnswererContract):
         )
 
 
-@pytest.fixture(scope="module")
-def real_reader(e5_model_dir: Path) -> object:
-    reader, _manifest = artifact.load(e5_model_dir)
-    return reader
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def real_reader(request: pytest.FixtureRequest, e5_model_dir: Path) -> SpanReader:
+    """The shipped reader on each backend (the ONNX files exported into the session's cache)."""
+    with pytest.MonkeyPatch.context() as mp:  # module-scoped: the autouse fixture is too late
+        clear_hoidap_environment(mp)
+        settings = Settings(model_cache_dir=e5_model_dir.parent, reader_backend=request.param)
+    return components.span_reader(settings).reader
 
 
 @pytest.mark.model
 class TestShippedReader(AnswererContract):
     @pytest.fixture
-    def answerer(self, pipeline: Pipeline, real_reader: object) -> Answerer:
+    def answerer(self, pipeline: Pipeline, real_reader: SpanReader) -> Answerer:
         manifest = artifact.read_manifest()
         return ReaderAnswerer(
             pipeline.data,

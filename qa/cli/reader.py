@@ -130,6 +130,40 @@ def train_command(
     )
 
 
+@reader_command.command("validate")
+@click.option(
+    "--validation",
+    "validation_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=_DEFAULT_TRAIN_DIR / "viquad1_test.json",
+    show_default=True,
+    help="Tệp SQuAD kiểm định (như `qa reader train`).",
+)
+@click.option("--questions", default=400, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=13, show_default=True, type=int)
+@click.pass_context
+def validate_command(ctx: click.Context, validation_file: Path, questions: int, seed: int) -> None:
+    """Kiểm định bộ đọc đang dùng (HOIDAP_READER_BACKEND) như `qa reader train`: EM, F1 khi có
+    đoạn văn chứa đáp án, và tỷ lệ từ chối ở ngưỡng của trọng số."""
+    import json
+
+    from qa import components
+    from qa.answer.reader.validation import validate
+
+    settings: Settings = ctx.obj["settings"]
+    loaded = components.span_reader(settings)
+    report = validate(
+        loaded.reader,
+        validation_file,
+        questions,
+        seed,
+        _bars("Kiểm định", questions),
+        threshold=loaded.threshold,
+    )
+    figures = {"backend": components.reader_backend(settings), **report.as_dict()}
+    click.echo(json.dumps(figures, ensure_ascii=False))
+
+
 @reader_command.command("train-refusal")
 @_train_dir_option("Thư mục các tệp SQuAD 2.0.")
 @click.option(

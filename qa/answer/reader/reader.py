@@ -1,53 +1,65 @@
-"""The reader: runs the network over question + passage windows, best span per window."""
+"""The reader on torch: the network rebuilt from the e5 folder and the verified weights, run over
+question + passage windows (the training recipe's reader, and the ``torch`` reader backend)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
-from qa.answer.reader.network import SpanHead
-from qa.answer.reader.windows import Window, Windower, best_span
+from qa.answer.reader import artifact
+from qa.answer.reader.network import SpanHead, SpanNetwork, load_encoder, split_encoder
+from qa.answer.reader.windows import Windower, pad_batch, read_spans, windower_for
 from qa.core.types import AnswerSpan
-
-_BATCH = 16
 
 
 class Reader:
     """Implements ``SpanReader``: every window of every passage, its best span."""
 
     def __init__(self, lower: nn.Module, head: SpanHead, windower: Windower) -> None:
-        self._lower = lower.eval()
-        self._head = head.eval()
+        self.network = SpanNetwork(lower, head).eval()
         self.windower = windower
 
-    @torch.inference_mode()
     def read(
         self, question: str, passages: Sequence[str], starts: Sequence[Sequence[int]]
     ) -> list[AnswerSpan]:
-        windows = self.windower.windows(question, passages, starts)
-        spans = []
-        for b in range(0, len(windows), _BATCH):
-            batch = windows[b : b + _BATCH]
-            start, end = self.logits(batch)
-            spans += [best_span(w, start[k], end[k]) for k, w in enumerate(batch)]
-        return spans
+        return read_spans(self.windower, self.logits, question, passages, starts)
 
-    def logits(self, windows: Sequence[Window]) -> tuple[object, object]:
-        """Start and end logits (numpy, one row per window, padded)."""
-        ids, mask = batch_tensors([w.ids for w in windows], self.windower.pad)
-        hidden = self._lower(input_ids=ids, attention_mask=mask).last_hidden_state
-        start, end = self._head(hidden, mask)
+    @torch.inference_mode()
+    def logits(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end logits of padded windows (one row each)."""
+        start, end = self.network(torch.from_numpy(ids), torch.from_numpy(mask))
         return start.numpy(), end.numpy()
 
 
 def batch_tensors(rows: Sequence[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Padded ids and their attention mask."""
-    length = max(len(r) for r in rows)
-    ids = torch.full((len(rows), length), pad)
-    mask = torch.zeros((len(rows), length), dtype=torch.long)
-    for k, r in enumerate(rows):
-        ids[k, : len(r)] = torch.tensor(r)
-        mask[k, : len(r)] = 1
-    return ids, mask
+    ids, mask = pad_batch(rows, pad)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
+
+
+def load(
+    model_dir: Path,
+    directory: Path = artifact.WEIGHTS_DIR,
+    manifest: artifact.ReaderManifest | None = None,
+) -> tuple[Reader, artifact.ReaderManifest]:
+    """The reader over the e5 folder ``model_dir``, with the verified weights of ``directory``
+    (``manifest``: what ``artifact.verify`` already returned for it, so the weights are hashed
+    once)."""
+    manifest = manifest or artifact.verify(directory)
+    artifact.check_base(model_dir, manifest)
+    lower, head = split_encoder(
+        load_encoder(model_dir), manifest.frozen_layers, manifest.trained_layers
+    )
+    weights = directory / artifact.WEIGHTS
+    try:
+        head.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
+    except (RuntimeError, ValueError) as exc:
+        raise artifact.ReaderArtifactError(
+            f"Trọng số bộ đọc {weights} không hợp với mạng: {exc}"
+        ) from exc
+    return Reader(lower, head, windower_for(model_dir, manifest.max_len)), manifest

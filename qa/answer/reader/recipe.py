@@ -107,8 +107,8 @@ def run(
         recipe.validation_file,
         recipe.validation_questions,
         cfg.seed,
-        recipe.false_refusal_target,
         bars("Kiểm định", recipe.validation_questions),
+        false_refusal_target=recipe.false_refusal_target,
     )
     manifest = artifact.ReaderManifest(
         base_model=model_dir.name,

@@ -3,7 +3,8 @@ no-answer threshold.
 
 Unanswerable cases are the realistic kind: the question against the paragraph of another
 article that BM25 ranks first for it and that lacks its answer (as in training). The threshold is the margin that refuses
-``false_refusal_target`` of the answerable questions; both rates are reported at it.
+``false_refusal_target`` of the answerable questions, or one given (the weights' own, to compare
+backends); both rates are reported at it.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ def validate(
     path: Path,
     questions: int,
     seed: int,
-    false_refusal_target: float,
     progress: Callable[[int], None] = lambda _n: None,
+    *,
+    threshold: float | None = None,
+    false_refusal_target: float = 0.05,
 ) -> Validation:
+    """``threshold``: the margin to report the refusal rates at; ``None``: the one that refuses
+    ``false_refusal_target`` of the answerable questions."""
     records = list(squad_questions(path))
     items = [r for r in records if r[2].get("answers")]
     random.Random(seed).shuffle(items)
@@ -67,7 +72,8 @@ def validate(
             negative.append(read_best(reader, qa["question"], other)[1])
         progress(1)
     pos, neg = np.array(positive), np.array(negative)
-    threshold = float(np.percentile(pos, 100 * false_refusal_target))
+    if threshold is None:
+        threshold = float(np.percentile(pos, 100 * false_refusal_target))
     n = max(len(items), 1)
     return Validation(
         file=path.name,

@@ -2,13 +2,15 @@
 
 A passage longer than one window is read in overlapping windows that start at sentence starts,
 so no answer is lost at a window edge. Offsets map every window token back to the characters
-of the passage, so a span is always an exact slice of the text it came from.
+of the passage, so a span is always an exact slice of the text it came from. ``read_spans`` is
+the reading itself, whatever runs the network (torch or ONNX Runtime).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -18,6 +20,10 @@ from qa.core.types import AnswerSpan
 QUERY_PREFIX = "query: "
 MAX_QUESTION_TOKENS = 40
 MAX_ANSWER_TOKENS = 48
+BATCH = 16  # windows per run of the network
+
+# (ids, attention mask) -> (start logits, end logits), one row per window, padded
+Logits = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,39 @@ class Windower:
                     )
                 )
         return out
+
+
+def windower_for(model_dir: Path, max_len: int) -> Windower:
+    """The windower over the tokenizer of the e5 folder ``model_dir``."""
+    return Windower(Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json")), max_len)
+
+
+def read_spans(
+    windower: Windower,
+    logits: Logits,
+    question: str,
+    passages: Sequence[str],
+    starts: Sequence[Sequence[int]],
+) -> list[AnswerSpan]:
+    """``SpanReader.read``: every window of every passage, its best span."""
+    windows = windower.windows(question, passages, starts)
+    spans = []
+    for b in range(0, len(windows), BATCH):
+        batch = windows[b : b + BATCH]
+        start, end = logits(*pad_batch([w.ids for w in batch], windower.pad))
+        spans += [best_span(w, start[k], end[k]) for k, w in enumerate(batch)]
+    return spans
+
+
+def pad_batch(rows: Sequence[list[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Padded ids and their attention mask (int64)."""
+    length = max(len(r) for r in rows)
+    ids = np.full((len(rows), length), pad, dtype=np.int64)
+    mask = np.zeros((len(rows), length), dtype=np.int64)
+    for k, r in enumerate(rows):
+        ids[k, : len(r)] = r
+        mask[k, : len(r)] = 1
+    return ids, mask
 
 
 def sentence_tokens(offsets: Sequence[tuple[int, int]], char_starts: Sequence[int]) -> list[int]:
