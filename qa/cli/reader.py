@@ -80,6 +80,12 @@ def _bars(stage: str, total: int) -> Callable[[int], None]:
 @click.option(
     "--limit", default=None, type=click.IntRange(1), help="Chỉ dùng N câu hỏi đầu (chạy thử)."
 )
+@click.option(
+    "--init",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Huấn luyện tiếp từ trọng số bộ đọc trong thư mục này (mặc định: từ các lớp của e5).",
+)
 @click.pass_context
 def train_command(
     ctx: click.Context,
@@ -95,6 +101,7 @@ def train_command(
     frozen_layers: int,
     trained_layers: int,
     limit: int | None,
+    init: Path | None,
 ) -> None:
     """Huấn luyện bộ đọc trên CPU (khoảng một giờ trên 2 lõi), có điểm lưu và chạy tiếp.
 
@@ -115,6 +122,7 @@ def train_command(
         trained_layers=trained_layers,
         max_len=128,
         limit=limit,
+        init=init,
         false_refusal_target=0.05,
         config=training.TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed),
     )

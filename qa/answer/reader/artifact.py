@@ -104,15 +104,20 @@ def load(
     lower, head = split_encoder(
         load_encoder(model_dir), manifest.frozen_layers, manifest.trained_layers
     )
+    load_weights(head, directory)
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    return Reader(lower, head, Windower(tokenizer, manifest.max_len)), manifest
+
+
+def load_weights(head: SpanHead, directory: Path) -> None:
+    """The weights of ``directory`` (verified by the caller) into ``head``."""
     weights = directory / WEIGHTS
     try:
         head.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
     except (RuntimeError, ValueError) as exc:
         raise ReaderArtifactError(f"Trọng số bộ đọc {weights} không hợp với mạng: {exc}") from exc
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-    return Reader(lower, head, Windower(tokenizer, manifest.max_len)), manifest
 
 
 def _sha256(path: Path) -> str:
