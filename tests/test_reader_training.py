@@ -8,9 +8,12 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
-from qa.answer.reader import training_data
+from qa.answer.reader import artifact, recipe, training, training_data
+from qa.answer.reader.network import load_encoder, split_encoder
 from qa.answer.reader.training_data import Example, OtherArticles, Source
 from qa.answer.reader.windows import Windower
 from qa.core.errors import InputError
@@ -121,3 +124,33 @@ def test_a_missing_or_broken_training_file_is_a_clear_error(tmp_path: Path) -> N
     (tmp_path / "bad.json").write_text('{"data": [{"x": 1}]}', encoding="utf-8")
     with pytest.raises(InputError, match="không phải tệp SQuAD"):
         list(training_data.squad_questions(tmp_path / "bad.json"))
+
+
+def _recipe(tmp_path: Path, trained_layers: int) -> recipe.Recipe:
+    return recipe.Recipe(
+        train_dir=tmp_path,
+        validation_file=tmp_path / "v.json",
+        validation_questions=1,
+        work=tmp_path / "work",
+        out=tmp_path / "out",
+        frozen_layers=6,
+        trained_layers=trained_layers,
+        max_len=128,
+        false_refusal_target=0.05,
+        config=training.TrainConfig(epochs=1, lr=1e-4, batch_size=2, seed=1),
+    )
+
+
+def test_training_continues_from_verified_weights_of_the_same_network_only(
+    tmp_path: Path, e5_model_dir: Path
+) -> None:
+    _lower, head = split_encoder(load_encoder(e5_model_dir), 6, 2)
+    sha = recipe.continue_from(artifact.WEIGHTS_DIR, _recipe(tmp_path, 2), e5_model_dir, head)
+    assert sha == artifact.verify().sha256
+    shipped = load_file(str(artifact.WEIGHTS_DIR / artifact.WEIGHTS))
+    mine = head.state_dict()
+    assert mine.keys() == shipped.keys()
+    assert all(torch.equal(mine[k], v.float()) for k, v in shipped.items())
+    _lower, deeper = split_encoder(load_encoder(e5_model_dir), 6, 3)
+    with pytest.raises(artifact.ReaderArtifactError, match="Không huấn luyện tiếp"):
+        recipe.continue_from(artifact.WEIGHTS_DIR, _recipe(tmp_path, 3), e5_model_dir, deeper)

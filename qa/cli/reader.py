@@ -82,6 +82,9 @@ def _folder_option(name: str, help: str) -> Callable[[Callable], Callable]:
 @click.option(
     "--limit", default=None, type=click.IntRange(1), help="Chỉ dùng N câu hỏi đầu (chạy thử)."
 )
+@_folder_option(
+    "--init", "Huấn luyện tiếp từ trọng số bộ đọc trong thư mục này (mặc định: từ các lớp của e5)."
+)
 @click.pass_context
 def train_command(
     ctx: click.Context,
@@ -97,6 +100,7 @@ def train_command(
     frozen_layers: int,
     trained_layers: int,
     limit: int | None,
+    init: Path | None,
 ) -> None:
     """Huấn luyện bộ đọc trên CPU (khoảng một giờ trên 2 lõi), có điểm lưu và chạy tiếp.
 
@@ -117,6 +121,7 @@ def train_command(
         trained_layers=trained_layers,
         max_len=128,
         limit=limit,
+        init=init,
         false_refusal_target=0.05,
         config=training.TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed),
     )

@@ -55,6 +55,12 @@ def load(
     lower, head = split_encoder(
         load_encoder(model_dir), manifest.frozen_layers, manifest.trained_layers
     )
+    load_weights(head, directory)
+    return Reader(lower, head, windower_for(model_dir, manifest.max_len)), manifest
+
+
+def load_weights(head: SpanHead, directory: Path) -> None:
+    """The weights of ``directory`` (verified by the caller) into ``head``."""
     weights = directory / artifact.WEIGHTS
     try:
         head.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
@@ -62,4 +68,3 @@ def load(
         raise artifact.ReaderArtifactError(
             f"Trọng số bộ đọc {weights} không hợp với mạng: {exc}"
         ) from exc
-    return Reader(lower, head, windower_for(model_dir, manifest.max_len)), manifest

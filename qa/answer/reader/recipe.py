@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from qa.answer.reader import artifact, training, training_data
-from qa.answer.reader.network import load_encoder, split_encoder
-from qa.answer.reader.reader import Reader, batch_tensors
+from qa.answer.reader.network import SpanHead, load_encoder, split_encoder
+from qa.answer.reader.reader import Reader, batch_tensors, load_weights
 from qa.answer.reader.validation import validate
 from qa.answer.reader.windows import Windower
 
@@ -36,7 +36,8 @@ class Recipe:
     max_len: int
     false_refusal_target: float
     config: training.TrainConfig
-    limit: int | None = None  # questions used, for a trial run
+    limit: int | None = None  # first examples and other-article negatives used (shuffled)
+    init: Path | None = None  # weights to continue training from (else e5's layers)
 
 
 def estimate(
@@ -66,6 +67,7 @@ def run(
     )
     torch.manual_seed(cfg.seed)
     head.qa.reset_parameters()  # the only fresh weights: seeded here, whatever loaded before
+    start = None if recipe.init is None else continue_from(recipe.init, recipe, model_dir, head)
     from tokenizers import Tokenizer
 
     windower = Windower(Tokenizer.from_file(str(model_dir / "tokenizer.json")), recipe.max_len)
@@ -122,6 +124,8 @@ def run(
                 {k: "all" if v == training_data.ALL else v for k, v in asdict(s).items()}
                 for s in training_data.MIX
             ],
+            "questions_limit": recipe.limit,
+            "continued_from": start,
             "windows": len(windows),
             "no_answer_windows": sum(w.label == (0, 0) for w in windows),
             "epochs": cfg.epochs,
@@ -133,3 +137,22 @@ def run(
         },
     )
     return artifact.save(head, manifest, recipe.out)
+
+
+def continue_from(directory: Path, recipe: Recipe, model_dir: Path, head: SpanHead) -> str:
+    """Load the verified weights of ``directory``, made for the network ``recipe`` trains, into
+    ``head``; their sha256."""
+    manifest = artifact.verify(directory)
+    ours = (model_dir.name, recipe.frozen_layers, recipe.trained_layers, recipe.max_len)
+    theirs = (
+        manifest.base_model,
+        manifest.frozen_layers,
+        manifest.trained_layers,
+        manifest.max_len,
+    )
+    if ours != theirs:
+        raise artifact.ReaderArtifactError(
+            f"Không huấn luyện tiếp được từ {directory}: mạng {theirs}, cần {ours}."
+        )
+    load_weights(head, directory)
+    return manifest.sha256
