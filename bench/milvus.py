@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench import synth
+from bench.load import free_port
 from bench.machine import rss_bytes
 from bench.query_context import MIB, LookupQueries, QueryContext, index_data, ms
 from bench.report import Section
@@ -48,20 +49,19 @@ _COLUMNS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LiteServer:
-    """``python -m milvus_lite server`` in a child process, so its memory is its own."""
+    """``python -m milvus_lite server`` in a child process, so its memory is its own; it can be
+    stopped and started again on the same port and data (the tests take it down and back)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
+        self.data_dir = data_dir
+        self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir)]
-        self.process = subprocess.Popen(
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LiteServer:
+        command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
+        self._process = subprocess.Popen(
             [*command, "--port", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -70,18 +70,22 @@ class LiteServer:
         while time.monotonic() < deadline:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+                    return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("the milvus-lite server did not start within 60 s")
 
     def rss_bytes(self) -> int:
-        pages = int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1])
+        if self._process is None:
+            return 0
+        pages = int(Path(f"/proc/{self._process.pid}/statm").read_text().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE")
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=30)
+            self._process = None
 
 
 class MilvusSection:
@@ -115,7 +119,7 @@ class MilvusSection:
         texts, terms, titles = synth.texts_and_terms(ctx.base, plan)
         vectors = synth.vectors(ctx.base, plan)
         qs = [q.question for q in ctx.questions[: ctx.opts.queries]]
-        server = LiteServer(ctx.scratch / f"milvus-{n}")
+        server = LiteServer(ctx.scratch / f"milvus-{n}").start()
         try:
             faiss_top: list[list[int]] = []
             for name in ("faiss", "milvus"):

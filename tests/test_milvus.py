@@ -7,7 +7,6 @@ One milvus-lite server per module (starting one costs seconds), each test under 
 from __future__ import annotations
 
 import fcntl
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.load import free_port
+from bench.milvus import LiteServer
 from embeddings.hashing import HashEmbedder
 from qa import components
 from qa.cli import main
@@ -36,51 +37,6 @@ from tests.contracts import ANSWERABLE, IndexBackendContract, VectorBackendContr
 from web.app import create_app
 
 pytestmark = pytest.mark.milvus
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiteServer:
-    """``python -m milvus_lite server`` in a subprocess, stopped and started at will."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = _free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "milvus_lite",
-                "server",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError("milvus-lite server did not start")
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=30)
-            self._process = None
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +121,8 @@ def test_the_alias_follows_the_serving_build_and_old_collections_go(
 
 _KILLED_BUILD = """
 import sys, time
+from bench.load import free_port
+from bench.milvus import LiteServer
 from embeddings.hashing import HashEmbedder
 from qa.core.settings import Settings
 from qa.index import store
@@ -237,7 +195,7 @@ def test_no_server_is_one_line_and_a_non_zero_exit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOIDAP_INDEX_BACKEND", "milvus")
-    monkeypatch.setenv("HOIDAP_MILVUS_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("HOIDAP_MILVUS_URI", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("HOIDAP_MILVUS_TIMEOUT", "1")
     with pytest.raises(SystemExit) as exit_:
         main(["--data-dir", str(tmp_path), "--model", "hash:64", "index", str(CORPUS)])
