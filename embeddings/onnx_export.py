@@ -4,7 +4,9 @@ dynamic int8 from ONNX Runtime's quantizer, built once next to the model folder.
 The folder ``<model>-onnx`` holds ``model.onnx`` (fp32), ``model-int8.onnx`` (weights QInt8 per
 channel, activations quantized at run time) and a manifest written last: the sha256 of each file
 and the build marker of the model folder it was exported from. A file is checked against the
-manifest every time it is loaded. ``ensure_onnx`` and ``export_module`` do the same for any
+manifest every time it is loaded: hashed in full, unless a stamp beside it says it was hashed
+before and its size, times and inode have not changed since (hashing the reader's 440 MB took
+1.8 s of every start). ``ensure_onnx`` and ``export_module`` do the same for any
 network over ``input_ids`` and ``attention_mask`` (the reader's).
 """
 
@@ -16,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +33,8 @@ FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 MANIFEST = "hoidap-onnx.json"
 FORMAT_VERSION = 1
 OPSET = 17
+STAMP_SUFFIX = ".verified"  # beside a file: its sha256 and stat at the last full check
+_SETTLED_NS = 2_000_000_000
 SOURCE_MARKER = "hoidap-build.json"  # embeddings.e5.MARKER: what the model folder was built from
 
 
@@ -64,6 +69,9 @@ def verified_file(folder: Path, variant: str) -> Path:
         raise ModelError(f"{folder} has no readable {MANIFEST}; delete the folder to rebuild it")
     path = folder / FILES[variant]
     expected = manifest["files"].get(FILES[variant])
+    stamp = _stamp(path)
+    if stamp is not None and stamp == _stamped(path, expected):
+        return path
     try:
         digest = sha256_of(path)
     except OSError as exc:
@@ -75,7 +83,39 @@ def verified_file(folder: Path, variant: str) -> Path:
             f"{path} has sha256 {digest}, the manifest says {expected}: the file is corrupt or "
             f"was changed; delete {folder} and run the command again to rebuild it"
         )
+    _write_stamp(path, digest)
     return path
+
+
+def _stamped(path: Path, digest: str) -> dict | None:
+    """What ``path``'s stamp says when the file is as it was at its last full check."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return {"sha256": digest, "stat": [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]}
+
+
+def _stamp(path: Path) -> dict | None:
+    try:
+        return json.loads(path.with_name(path.name + STAMP_SUFFIX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_stamp(path: Path, digest: str) -> None:
+    """Remember that ``path`` as it is now has ``digest``. Not for a file changed in the last
+    seconds: a change within the same clock tick could leave its times as they were."""
+    stamp = _stamped(path, digest)
+    if stamp is None or time.time_ns() - max(stamp["stat"][1:3]) < _SETTLED_NS:
+        return
+    target = path.with_name(path.name + STAMP_SUFFIX)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(stamp), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:  # a read-only cache: every load hashes the file
+        tmp.unlink(missing_ok=True)
 
 
 def sha256_of(path: Path) -> str:

@@ -134,9 +134,45 @@ def test_int8_weights_are_quantized(tiny: Path) -> None:
 
 def test_a_complete_build_is_reused(tiny: Path) -> None:
     folder = onnx_export.onnx_dir(tiny)
-    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    def built() -> dict[str, int]:
+        names = {*onnx_export.FILES.values(), onnx_export.MANIFEST}
+        return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name in names}
+
+    before = built()
     onnx_export.ensure_onnx_model(tiny, "onnx-int8")
-    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    assert built() == before
+
+
+def test_a_file_hashed_once_is_not_hashed_again_until_it_changes(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    folder = tmp_path / "tiny-onnx"
+    shutil.copytree(onnx_export.onnx_dir(tiny), folder)
+    monkeypatch.setattr(onnx_export, "_SETTLED_NS", 0)  # stamp files written a moment ago
+    hashed: list[str] = []
+    real = onnx_export.sha256_of
+    monkeypatch.setattr(onnx_export, "sha256_of", lambda p: hashed.append(p.name) or real(p))
+    onnx_export.verified_file(folder, "onnx-int8")
+    onnx_export.verified_file(folder, "onnx-int8")
+    assert hashed == [onnx_export.FILES["onnx-int8"]]  # the second load trusted the stamp
+    int8 = folder / onnx_export.FILES["onnx-int8"]
+    data = bytearray(int8.read_bytes())
+    data[-1] ^= 0xFF
+    int8.write_bytes(bytes(data))  # same size; its times and the stamp's differ
+    with pytest.raises(ModelError, match="sha256"):
+        onnx_export.verified_file(folder, "onnx-int8")
+
+
+def test_a_file_changed_moments_ago_gets_no_stamp(tiny: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "fresh-onnx"
+    shutil.copytree(onnx_export.onnx_dir(tiny), folder)  # written just now
+    onnx_export.verified_file(folder, "onnx")
+    assert not (folder / (onnx_export.FILES["onnx"] + onnx_export.STAMP_SUFFIX)).exists()
 
 
 def test_a_changed_file_is_refused_with_how_to_rebuild(tiny: Path, tmp_path: Path) -> None:
