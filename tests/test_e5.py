@@ -12,6 +12,8 @@ import pytest
 
 from embeddings import e5
 from embeddings.onnx_export import onnx_dir
+from qa.answer.reader import artifact
+from qa.answer.reader import onnx_export as reader_onnx
 from qa.core.errors import ModelError
 
 QUERIES = [
@@ -79,7 +81,9 @@ def test_folder_is_complete_and_reused(model_dir: Path) -> None:
     mtime = (model_dir / "model.safetensors").stat().st_mtime_ns
     assert e5.ensure_e5_model(model_dir.parent) == model_dir  # reused, not rebuilt
     assert (model_dir / "model.safetensors").stat().st_mtime_ns == mtime
-    beside = {e5.MODEL_DIRNAME, onnx_dir(model_dir).name}  # the ONNX export may be there too
+    # the ONNX exports of the embedder and of the reader (per weights) may be there too
+    reader = reader_onnx.onnx_folder(model_dir, artifact.read_manifest())
+    beside = {e5.MODEL_DIRNAME, onnx_dir(model_dir).name, reader.name}
     assert {p.name for p in model_dir.parent.iterdir()} <= beside  # no temp leftovers
 
 
