@@ -118,6 +118,19 @@ def test_other_article_negatives_follow_the_rate(tmp_path: Path) -> None:
     assert training_data.other_article_negatives(tmp_path, random.Random(3), none) == []
 
 
+def test_each_answerable_question_gives_its_repeats_and_the_negatives_follow_the_rate(
+    tmp_path: Path,
+) -> None:
+    squad(tmp_path / "news.json", NEWS)
+    questions = sum(len(qas) for _c, qas in NEWS)
+    twice = (Source("news", training_data.ALL, 1.0, 0, repeats=2),)
+    made = training_data.examples(tmp_path, random.Random(3), twice)
+    assert sum(e.positive for e in made) == 2 * questions
+    assert sum(not e.positive for e in made) == questions
+    once = (Source("news", training_data.ALL, 0.0, 0),)
+    assert len(training_data.examples(tmp_path, random.Random(3), once)) == questions
+
+
 def test_a_missing_or_broken_training_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="không tìm thấy"):
         list(training_data.squad_questions(tmp_path / "none.json"))
