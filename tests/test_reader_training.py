@@ -157,13 +157,16 @@ def _recipe(tmp_path: Path, trained_layers: int) -> recipe.Recipe:
 def test_training_continues_from_verified_weights_of_the_same_network_only(
     tmp_path: Path, e5_model_dir: Path
 ) -> None:
-    _lower, head = split_encoder(load_encoder(e5_model_dir), 6, 2)
-    sha = recipe.continue_from(artifact.WEIGHTS_DIR, _recipe(tmp_path, 2), e5_model_dir, head)
+    layers = artifact.verify().trained_layers
+    _lower, head = split_encoder(load_encoder(e5_model_dir), 6, layers)
+    sha = recipe.continue_from(artifact.WEIGHTS_DIR, _recipe(tmp_path, layers), e5_model_dir, head)
     assert sha == artifact.verify().sha256
     shipped = load_file(str(artifact.WEIGHTS_DIR / artifact.WEIGHTS))
     mine = head.state_dict()
     assert mine.keys() == shipped.keys()
     assert all(torch.equal(mine[k], v.float()) for k, v in shipped.items())
-    _lower, deeper = split_encoder(load_encoder(e5_model_dir), 6, 3)
+    _lower, other = split_encoder(load_encoder(e5_model_dir), 6, layers + 1)
     with pytest.raises(artifact.ReaderArtifactError, match="Không huấn luyện tiếp"):
-        recipe.continue_from(artifact.WEIGHTS_DIR, _recipe(tmp_path, 3), e5_model_dir, deeper)
+        recipe.continue_from(
+            artifact.WEIGHTS_DIR, _recipe(tmp_path, layers + 1), e5_model_dir, other
+        )

@@ -74,11 +74,11 @@ def _folder_option(name: str, help: str) -> Callable[[Callable], Callable]:
 )
 @_folder_option("--out", "Nơi ghi trọng số (mặc định: thư mục trọng số của gói).")
 @click.option("--epochs", default=2, show_default=True, type=click.IntRange(1))
-@click.option("--lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--lr", default=5e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=13, show_default=True, type=int)
 @click.option("--frozen-layers", default=6, show_default=True, type=click.IntRange(1, 11))
-@click.option("--trained-layers", default=2, show_default=True, type=click.IntRange(1, 11))
+@click.option("--trained-layers", default=3, show_default=True, type=click.IntRange(1, 11))
 @click.option(
     "--limit", default=None, type=click.IntRange(1), help="Chỉ dùng N câu hỏi đầu (chạy thử)."
 )
