@@ -157,10 +157,11 @@ def _recipe(tmp_path: Path, trained_layers: int) -> recipe.Recipe:
 def test_training_continues_from_verified_weights_of_the_same_network_only(
     tmp_path: Path, e5_model_dir: Path
 ) -> None:
-    layers = artifact.verify().trained_layers
+    manifest = artifact.verify()
+    layers = manifest.trained_layers
     _lower, head = split_encoder(load_encoder(e5_model_dir), 6, layers)
     sha = recipe.continue_from(artifact.WEIGHTS_DIR, _recipe(tmp_path, layers), e5_model_dir, head)
-    assert sha == artifact.verify().sha256
+    assert sha == manifest.sha256
     shipped = load_file(str(artifact.WEIGHTS_DIR / artifact.WEIGHTS))
     mine = head.state_dict()
     assert mine.keys() == shipped.keys()
