@@ -221,7 +221,9 @@ def span_reader(settings: Settings) -> LoadedReader:
 
         reader = onnx_reader.load(e5_model_dir(settings), weights, manifest, backend, cpu_threads())
     threshold = (
-        manifest.threshold if settings.reader_threshold is None else settings.reader_threshold
+        manifest.threshold_for(backend)
+        if settings.reader_threshold is None
+        else settings.reader_threshold
     )
     return LoadedReader(reader, threshold, learned)
 

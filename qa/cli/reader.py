@@ -169,6 +169,55 @@ def validate_command(ctx: click.Context, validation_file: Path, questions: int, 
     click.echo(json.dumps(figures, ensure_ascii=False))
 
 
+@reader_command.command("calibrate")
+@click.option(
+    "--validation",
+    "validation_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=_DEFAULT_TRAIN_DIR / "viquad1_test.json",
+    show_default=True,
+    help="Tệp SQuAD kiểm định (như `qa reader train`).",
+)
+@click.option("--questions", default=400, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=13, show_default=True, type=int)
+@click.option(
+    "--false-refusal",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Tỷ lệ từ chối sai nhắm tới khi chọn ngưỡng.",
+)
+@click.pass_context
+def calibrate_command(
+    ctx: click.Context, validation_file: Path, questions: int, seed: int, false_refusal: float
+) -> None:
+    """Chọn ngưỡng từ chối riêng cho HOIDAP_READER_BACKEND (như `qa reader train` chọn ngưỡng của
+    trọng số) và ghi vào reader.json của trọng số đang dùng; `qa reader train` tự làm việc này
+    cho onnx-int8."""
+    import json
+
+    from qa import components
+    from qa.answer.reader import artifact
+    from qa.answer.reader.validation import calibrate
+
+    settings: Settings = ctx.obj["settings"]
+    weights = settings.reader_weights_dir or artifact.WEIGHTS_DIR
+    manifest = artifact.verify(weights)
+    backend = components.reader_backend(settings)
+    _, report = calibrate(
+        components.span_reader(settings).reader,
+        backend,
+        weights,
+        manifest,
+        validation_file,
+        questions,
+        seed,
+        _bars("Kiểm định", questions),
+        false_refusal_target=false_refusal,
+    )
+    click.echo(json.dumps({"backend": backend, **report.as_dict()}, ensure_ascii=False))
+
+
 @reader_command.command("train-refusal")
 @_train_dir_option("Thư mục các tệp SQuAD 2.0.")
 @click.option(

@@ -41,6 +41,12 @@ class ReaderManifest:
     sha256: str
     format_version: int = FORMAT_VERSION
     training: dict[str, Any] = field(default_factory=dict)
+    # a backend whose margins differ (int8 moves them) -> its own threshold, chosen the same way
+    backend_thresholds: dict[str, float] = field(default_factory=dict)
+
+    def threshold_for(self, backend: str) -> float:
+        """The no-answer threshold calibrated on ``backend``'s margins (torch's when none was)."""
+        return self.backend_thresholds.get(backend, self.threshold)
 
 
 def save(head: SpanHead, manifest: ReaderManifest, directory: Path) -> ReaderManifest:
@@ -56,10 +62,19 @@ def save(head: SpanHead, manifest: ReaderManifest, directory: Path) -> ReaderMan
     tmp.chmod(0o644)  # safetensors writes owner-only files; the weights are shipped
     tmp.replace(directory / WEIGHTS)
     manifest = ReaderManifest(**{**asdict(manifest), "sha256": digest})
-    (directory / MANIFEST).write_text(
+    write_manifest(manifest, directory)
+    return manifest
+
+
+def write_manifest(manifest: ReaderManifest, directory: Path) -> None:
+    """``reader.json`` (its sha256 covers the weights only, so the manifest may be rewritten:
+    a backend's threshold is added after training)."""
+    path = directory / MANIFEST
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(
         json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    return manifest
+    tmp.replace(path)
 
 
 def read_manifest(directory: Path = WEIGHTS_DIR) -> ReaderManifest:

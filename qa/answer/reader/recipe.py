@@ -1,4 +1,5 @@
-"""`qa reader train` end to end: windows, cached states, training, validation, artifact.
+"""`qa reader train` end to end: windows, cached states, training, validation, artifact, and
+the int8 backend's own threshold.
 
 Every step keeps its output in the work folder, so a stopped run resumes where it was: the
 windows file, each finished shard of states, the checkpoint after each finished epoch.
@@ -14,14 +15,17 @@ from pathlib import Path
 
 import torch
 
-from qa.answer.reader import artifact, training, training_data
+from embeddings.onnx_runtime import cpu_threads
+from qa.answer.reader import artifact, onnx_reader, training, training_data
 from qa.answer.reader.network import SpanHead, load_encoder, split_encoder
 from qa.answer.reader.reader import Reader, batch_tensors, load_weights
-from qa.answer.reader.validation import validate
+from qa.answer.reader.validation import calibrate, validate
 from qa.answer.reader.windows import Windower
 
 # stage name and total -> a function called with how many items were just done
 Bars = Callable[[str, int], Callable[[int], None]]
+# backends whose margins are not torch's (dynamic int8); fp32 ONNX matches torch within 5e-5
+CALIBRATED_BACKENDS = ("onnx-int8",)
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,20 @@ def run(
             "validation": report.as_dict(),
         },
     )
-    return artifact.save(head, manifest, recipe.out)
+    manifest = artifact.save(head, manifest, recipe.out)
+    for backend in CALIBRATED_BACKENDS:
+        manifest, _ = calibrate(
+            onnx_reader.load(model_dir, recipe.out, manifest, backend, cpu_threads()),
+            backend,
+            recipe.out,
+            manifest,
+            recipe.validation_file,
+            recipe.validation_questions,
+            cfg.seed,
+            bars(f"Ngưỡng {backend}", recipe.validation_questions),
+            false_refusal_target=recipe.false_refusal_target,
+        )
+    return manifest
 
 
 def continue_from(directory: Path, recipe: Recipe, model_dir: Path, head: SpanHead) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from qa.answer.reader import artifact
 from qa.answer.reader.training_data import OtherArticles, squad_questions
 from qa.core.protocols import SpanReader
 from qa.text.matching import exact_match, token_f1
@@ -84,3 +85,32 @@ def validate(
         false_refusal=round(float(np.mean(pos < threshold)), 4),
         refusal_recall=round(float(np.mean(neg < threshold)) if len(neg) else 0.0, 4),
     )
+
+
+def calibrate(
+    reader: SpanReader,
+    backend: str,
+    directory: Path,
+    manifest: artifact.ReaderManifest,
+    path: Path,
+    questions: int,
+    seed: int,
+    progress: Callable[[int], None] = lambda _n: None,
+    *,
+    false_refusal_target: float = 0.05,
+) -> tuple[artifact.ReaderManifest, Validation]:
+    """Choose ``backend``'s own threshold as training chose the weights' (the margin refusing
+    ``false_refusal_target`` of the answerable validation questions) on ``reader``, the verified
+    weights ``manifest`` of ``directory`` run on that backend, and record it in their
+    ``reader.json`` with the figures at it."""
+    report = validate(
+        reader, path, questions, seed, progress, false_refusal_target=false_refusal_target
+    )
+    figures = {**manifest.training.get("backend_validation", {}), backend: report.as_dict()}
+    updated = replace(
+        manifest,
+        backend_thresholds={**manifest.backend_thresholds, backend: report.threshold},
+        training={**manifest.training, "backend_validation": figures},
+    )
+    artifact.write_manifest(updated, directory)
+    return updated, report
