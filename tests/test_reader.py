@@ -17,7 +17,7 @@ from qa.answer.reader import artifact, reader
 from qa.answer.reader.answerer import ReaderAnswerer
 from qa.answer.reader.windows import Window, Windower, best_span, window_starts
 from qa.answer.refusal import REFUSAL
-from qa.core.protocols import Answerer, SpanReader
+from qa.core.protocols import Answerer
 from qa.core.settings import Settings
 from qa.core.types import AnswerSpan
 from qa.pipeline import Pipeline
@@ -192,23 +192,23 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def real_reader(request: pytest.FixtureRequest, e5_model_dir: Path) -> SpanReader:
-    """The shipped reader on each backend (the ONNX files exported into the session's cache)."""
+def real_reader(request: pytest.FixtureRequest, e5_model_dir: Path) -> components.LoadedReader:
+    """The shipped reader on each backend with that backend's threshold (the ONNX files
+    exported into the session's cache)."""
     with pytest.MonkeyPatch.context() as mp:  # module-scoped: the autouse fixture is too late
         clear_hoidap_environment(mp)
         settings = Settings(model_cache_dir=e5_model_dir.parent, reader_backend=request.param)
-    return components.span_reader(settings).reader
+    return components.span_reader(settings)
 
 
 @pytest.mark.model
 class TestShippedReader(AnswererContract):
     @pytest.fixture
-    def answerer(self, pipeline: Pipeline, real_reader: SpanReader) -> Answerer:
-        manifest = artifact.read_manifest()
+    def answerer(self, pipeline: Pipeline, real_reader: components.LoadedReader) -> Answerer:
         return ReaderAnswerer(
             pipeline.data,
-            real_reader,
-            threshold=manifest.threshold,
+            real_reader.reader,
+            threshold=real_reader.threshold,
             retrieval_weight=10.0,
             refusal=None,  # the hash embedder's dense scores are not the learned refusal's scale
         )
