@@ -59,6 +59,31 @@ def _folder_option(name: str, help: str) -> Callable[[Callable], Callable]:
     )
 
 
+def _validation_options(command: Callable) -> Callable:
+    """The validation file, how many of its questions and the seed (as `qa reader train`)."""
+    command = click.option("--seed", default=13, show_default=True, type=int)(command)
+    command = click.option("--questions", default=400, show_default=True, type=click.IntRange(1))(
+        command
+    )
+    return click.option(
+        "--validation",
+        "validation_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=_DEFAULT_TRAIN_DIR / "viquad1_test.json",
+        show_default=True,
+        help="Tệp SQuAD kiểm định (như `qa reader train`).",
+    )(command)
+
+
+_false_refusal_option = click.option(
+    "--false-refusal",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Tỷ lệ từ chối sai nhắm tới khi chọn ngưỡng.",
+)
+
+
 @reader_command.command("train")
 @_train_dir_option("Thư mục các tệp SQuAD 2.0 (xem training_data.MIX).")
 @click.option(
@@ -136,16 +161,7 @@ def train_command(
 
 
 @reader_command.command("validate")
-@click.option(
-    "--validation",
-    "validation_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=_DEFAULT_TRAIN_DIR / "viquad1_test.json",
-    show_default=True,
-    help="Tệp SQuAD kiểm định (như `qa reader train`).",
-)
-@click.option("--questions", default=400, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=13, show_default=True, type=int)
+@_validation_options
 @click.pass_context
 def validate_command(ctx: click.Context, validation_file: Path, questions: int, seed: int) -> None:
     """Kiểm định bộ đọc đang dùng (HOIDAP_READER_BACKEND) như `qa reader train`: EM, F1 khi có
@@ -170,23 +186,8 @@ def validate_command(ctx: click.Context, validation_file: Path, questions: int, 
 
 
 @reader_command.command("calibrate")
-@click.option(
-    "--validation",
-    "validation_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=_DEFAULT_TRAIN_DIR / "viquad1_test.json",
-    show_default=True,
-    help="Tệp SQuAD kiểm định (như `qa reader train`).",
-)
-@click.option("--questions", default=400, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=13, show_default=True, type=int)
-@click.option(
-    "--false-refusal",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0, 1, max_open=True),
-    help="Tỷ lệ từ chối sai nhắm tới khi chọn ngưỡng.",
-)
+@_validation_options
+@_false_refusal_option
 @click.pass_context
 def calibrate_command(
     ctx: click.Context, validation_file: Path, questions: int, seed: int, false_refusal: float
@@ -202,13 +203,13 @@ def calibrate_command(
 
     settings: Settings = ctx.obj["settings"]
     weights = settings.reader_weights_dir or artifact.WEIGHTS_DIR
-    manifest = artifact.verify(weights)
+    reader = components.span_reader(settings).reader  # verifies the weights
     backend = components.reader_backend(settings)
     _, report = calibrate(
-        components.span_reader(settings).reader,
+        reader,
         backend,
         weights,
-        manifest,
+        artifact.read_manifest(weights),
         validation_file,
         questions,
         seed,
@@ -230,13 +231,7 @@ def calibrate_command(
 )
 @click.option("--questions", default=600, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=13, show_default=True, type=int)
-@click.option(
-    "--false-refusal",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0, 1, max_open=True),
-    help="Tỷ lệ từ chối sai nhắm tới khi chọn ngưỡng.",
-)
+@_false_refusal_option
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2))
 @click.option("--l2", default=30.0, show_default=True, type=click.FloatRange(min=0))
 @click.option(
