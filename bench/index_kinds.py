@@ -74,7 +74,7 @@ class IndexKindsSection:
         ctx, queries = self.ctx, self.ctx.query_vectors
         ctx.log(f"indexes: {n:,} · {kind}")
         try:
-            built = indexes.build(vectors, kind, ctx.spec, ctx.opts.train_sample, ctx.scratch)
+            built = indexes.build(vectors, kind, ctx.spec, ctx.scratch)
         except RuntimeError as exc:  # FAISS refuses, e.g. PQ with fewer than 256 vectors
             reason = str(exc).splitlines()[-1].split("failed: ")[-1][:120]
             self.table.add(f"{n:,} · {kind}", *["—"] * 7, f"build failed: {reason}")
@@ -133,7 +133,9 @@ class IndexKindsSection:
             "(float32 vectors alone are 1,536 bytes at 384 dimensions); disk: faiss write_index "
             "size.",
             f"Settings: HNSW M={settings.hnsw_m}, efSearch={settings.hnsw_ef_search}; "
-            f"IVF nprobe={settings.ivf_nprobe}, ~4·√n lists.",
+            "IVF: ~4·√n lists trained on 50 sampled vectors per list, nprobe "
+            + (str(settings.ivf_nprobe) if settings.ivf_nprobe else "≈ 3·√lists (auto)")
+            + ".",
             f"The synthetic vectors are mixtures of the {len(base.passages):,} real passage "
             "embeddings, so at 1M there are hundreds of near-ties around every real passage: "
             "harder for HNSW's bounded search (efSearch) than for IVF's list scans; recall on a "

@@ -1,9 +1,4 @@
-"""Vector indexes for large collections: built with the library, measured for memory and disk.
-
-``FaissIndex.build`` trains IVF on every vector it is given; on 2 cores that takes too long past
-a few hundred thousand vectors, so above ``train_sample`` vectors the IVF index is made with the
-library's own list count and codec, trained on a random sample, and wrapped in ``FaissIndex``.
-"""
+"""Vector indexes for large collections: built with the library, measured for memory and disk."""
 
 from __future__ import annotations
 
@@ -21,7 +16,7 @@ import faiss
 import numpy as np
 
 from bench.machine import rss_bytes
-from qa.index.dense import FaissIndex, IndexSpec, _ivf_lists, _pq_subquantizers
+from qa.index.dense import FaissIndex, IndexSpec, ivf_lists
 
 KINDS = ("flat", "hnsw", "ivf-sq8", "ivf-pq")
 HNSW_PROBE = 20_000
@@ -43,27 +38,16 @@ def spec_for(base: IndexSpec, kind: str) -> IndexSpec:
     return dataclasses.replace(base, kind=kind)  # type: ignore[arg-type]
 
 
-def build(
-    vectors: np.ndarray, kind: str, base: IndexSpec, train_sample: int, scratch: Path
-) -> Built:
+def build(vectors: np.ndarray, kind: str, base: IndexSpec, scratch: Path) -> Built:
     gc.collect()
     before = rss_bytes()
     clock = time.perf_counter()
     spec = spec_for(base, kind)
-    n, dim = vectors.shape
+    index = FaissIndex.build(vectors, spec)
     note = ""
-    if spec.kind == "ivf" and n > train_sample:
-        codec = {"flat": "Flat", "sq8": "SQ8", "pq": f"PQ{_pq_subquantizers(dim)}"}[spec.ivf_codec]
-        raw = faiss.index_factory(dim, f"IVF{_ivf_lists(n)},{codec}", faiss.METRIC_INNER_PRODUCT)
-        rows = np.sort(np.random.default_rng(6).choice(n, train_sample, replace=False))
-        raw.train(vectors[rows])
-        raw.add(vectors)
-        index = FaissIndex(raw, "ivf", spec)
-        note = f"IVF{_ivf_lists(n)} trained on a {train_sample:,} sample"
-    else:
-        index = FaissIndex.build(vectors, spec)
-        if spec.kind == "ivf":
-            note = f"IVF{_ivf_lists(n)}"
+    if spec.kind == "ivf":
+        lists = ivf_lists(len(vectors))
+        note = f"IVF{lists}, nprobe {spec.nprobe(lists)}"
     seconds = time.perf_counter() - clock
     gc.collect()
     delta = rss_bytes() - before

@@ -48,7 +48,6 @@ class Options:
     queries: int = 200
     budget_s: float = 60.0  # per latency loop
     hnsw_budget_s: float = 300.0
-    train_sample: int = 200_000
     kinds: tuple[str, ...] = indexes.KINDS
     notes: list[str] = field(default_factory=list)
 
@@ -158,7 +157,7 @@ def build_collection(
     kind, note = dense_kind(n, spec, vectors, opts)
     if note:
         opts.notes.append(note)
-    built = indexes.build(vectors, kind, spec, opts.train_sample, scratch)
+    built = indexes.build(vectors, kind, spec, scratch)
     figures |= {"dense_s": built.seconds, "dense_rss": built.rss_delta, "vectors": vectors.nbytes}
     data = index_data(texts, titles, bm25, vectors, built.index, base, settings)
     return Collection(data, kind, figures)

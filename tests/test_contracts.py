@@ -95,7 +95,7 @@ def test_auto_kind_goes_approximate_past_the_threshold() -> None:
     backend = components.vector_backend(Settings(approx_threshold=100))
     vectors = VectorBackendContract.vectors(n=150)
     assert backend.build(vectors[:99]).kind == "flat"
-    assert backend.build(vectors).kind == "hnsw"
+    assert backend.build(vectors).kind == "ivf"
 
 
 def test_pipeline_uses_an_injected_retriever_and_answerer(pipeline: Pipeline) -> None:

@@ -62,7 +62,8 @@ class Settings(BaseSettings):
 
     # Vector index
     index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
-        default="auto", description="`auto`: flat below APPROX_THRESHOLD passages, else HNSW."
+        default="auto",
+        description="`auto`: flat below APPROX_THRESHOLD passages, else IVF with IVF_CODEC.",
     )
     approx_threshold: int = Field(
         default=50_000, ge=1, description="Passages before `auto` goes approximate."
@@ -70,7 +71,9 @@ class Settings(BaseSettings):
     ivf_codec: Literal["flat", "sq8", "pq"] = Field(default="sq8", description="IVF vector codec.")
     hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(default=128, ge=8, description="HNSW search breadth.")
-    ivf_nprobe: int = Field(default=32, ge=1, description="IVF lists probed per query.")
+    ivf_nprobe: int = Field(
+        default=0, ge=0, description="IVF lists probed per query; 0: about 3·√(lists)."
+    )
     index_backend: Literal["faiss", "milvus"] = Field(
         default="faiss",
         description="`faiss`: FAISS and BM25 files in DATA_DIR/index; `milvus`: both in a "

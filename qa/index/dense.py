@@ -1,6 +1,7 @@
 """FAISS vector index: normalized vectors, inner product (= cosine), ids are row positions.
 
-Flat (exact) for small collections; HNSW or IVF (flat, SQ8 or PQ codes) past a size threshold.
+Flat (exact) for small collections; past a size threshold IVF (flat, SQ8 or PQ codes; the
+``auto`` choice, with SQ8) or HNSW.
 A saved index loads memory-mapped (every kind: FAISS maps the flat codes, HNSW's stored vectors
 and IVF's lists), so start-up does not read the vectors and processes serving one build share
 their pages.
@@ -31,17 +32,40 @@ class IndexSpec:
     hnsw_m: int
     hnsw_ef_search: int
     ivf_codec: Literal["flat", "sq8", "pq"]
-    ivf_nprobe: int
+    ivf_nprobe: int  # 0: ``auto_nprobe``
 
     def resolve(self, n: int) -> Kind:
         if self.kind != "auto":
             return self.kind
-        return "flat" if n < self.approx_threshold else "hnsw"
+        return "flat" if n < self.approx_threshold else "ivf"
+
+    def nprobe(self, lists: int) -> int:
+        return min(lists, self.ivf_nprobe or auto_nprobe(lists))
 
 
-def _ivf_lists(n: int) -> int:
+def auto_nprobe(lists: int) -> int:
+    """About 3·√lists: recall@10 against exact search 0.95–0.96 at 100k and 1M SQ8 passages
+    (real dev-question vectors, ``qa bench --only indexes``); a fixed share of the lists would
+    probe too few of them at 100k or too many at 1M."""
+    return max(1, round(3 * np.sqrt(lists)))
+
+
+def ivf_lists(n: int) -> int:
     # about 4*sqrt(n) lists, and at least ~39 training points per list as FAISS advises
     return max(1, min(int(4 * np.sqrt(n)), n // 39))
+
+
+def _training_rows(n: int, lists: int) -> np.ndarray | None:
+    """A seeded sample of 50 vectors per list to train IVF on (None: all of them); k-means on
+    every vector of a million-passage corpus takes tens of minutes on 2 cores and places the
+    centroids no better."""
+    size = _TRAIN_PER_LIST * lists
+    if n <= size:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+
+
+_TRAIN_PER_LIST = 50
 
 
 class FaissIndex:
@@ -71,10 +95,10 @@ class FaissIndex:
             codec = {"flat": "Flat", "sq8": "SQ8", "pq": f"PQ{_pq_subquantizers(dim)}"}[
                 spec.ivf_codec
             ]
-            index = faiss.index_factory(
-                dim, f"IVF{_ivf_lists(n)},{codec}", faiss.METRIC_INNER_PRODUCT
-            )
-            index.train(vectors)
+            lists = ivf_lists(n)
+            index = faiss.index_factory(dim, f"IVF{lists},{codec}", faiss.METRIC_INNER_PRODUCT)
+            rows = _training_rows(n, lists)
+            index.train(vectors if rows is None else vectors[rows])
         if n:
             index.add(vectors)
         return cls(index, kind, spec)
@@ -83,7 +107,8 @@ class FaissIndex:
         if self.kind == "hnsw":
             faiss.downcast_index(self._index).hnsw.efSearch = self._spec.hnsw_ef_search
         elif self.kind == "ivf":
-            faiss.extract_index_ivf(self._index).nprobe = self._spec.ivf_nprobe
+            ivf = faiss.extract_index_ivf(self._index)
+            ivf.nprobe = self._spec.nprobe(ivf.nlist)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

@@ -41,6 +41,7 @@ from qa.index.milvus_client import MilvusConnection
 from qa.index.milvus_update import KEYS_FILE, POINTER_FILE, Update
 
 SCHEMA_VERSION = 1
+MILVUS_LISTS = 1024  # IVF lists of a Milvus collection
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
 _FIELDS = ("accented", "folded")
 _INSERT_BATCH = 1000
@@ -156,7 +157,7 @@ class MilvusVectorIndex:
         if self.kind == "hnsw":
             params["params"] = {"ef": max(self.collection.spec.hnsw_ef_search, limit)}
         elif self.kind == "ivf":
-            params["params"] = {"nprobe": self.collection.spec.ivf_nprobe}
+            params["params"] = {"nprobe": self.collection.spec.nprobe(MILVUS_LISTS)}
         return params
 
     def save(self, path: Path) -> None:
@@ -356,7 +357,7 @@ class MilvusBackend:
             return {"index_type": "HNSW", "params": {"M": m, "efConstruction": max(40, 2 * m)}}
         if kind == "ivf":
             codec = {"flat": "IVF_FLAT", "sq8": "IVF_SQ8", "pq": "IVF_FLAT"}[self.spec.ivf_codec]
-            return {"index_type": codec, "params": {"nlist": 1024}}
+            return {"index_type": codec, "params": {"nlist": MILVUS_LISTS}}
         return {"index_type": "FLAT"}
 
     def load(self, directory: Path, kind: str) -> tuple[MilvusVectorIndex, MilvusKeywordIndex]:
