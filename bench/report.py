@@ -127,7 +127,11 @@ def merge(old: Section, new: Section) -> Section:
     kept_any = bool(old_sized)
     tables = []
     for table in new.tables:
-        previous = next((t for t in old.tables if t.title == table.title), None)
+        # a table whose columns changed starts over: its old rows no longer fit them
+        previous = next(
+            (t for t in old.tables if t.title == table.title and t.columns == table.columns),
+            None,
+        )
         keys = {row[0] for row in table.rows}
         kept = (
             [row for row in previous.rows if row[0] not in keys and _by_size([row])]

@@ -73,6 +73,16 @@ def test_merge_replaces_rows_of_the_same_size_and_keeps_others(tmp_path: Path) -
     assert "100,000" not in fresh
 
 
+def test_a_table_whose_columns_changed_drops_its_old_rows(tmp_path: Path) -> None:
+    out = tmp_path / "latest.md"
+    report.write([_section([["1,000", "1"], ["100,000", "9"]], "first")], out)
+    wider = _section([], "second")
+    wider.tables = [report.Table("Latency", ["passages", "p50", "p95"], [["10,000", "2", "3"]])]
+    text = report.write([wider], out)
+    rows = report.load(out.with_suffix(".json"))["query"].tables[0].rows
+    assert rows == [["10,000", "2", "3"]] and "| 10,000 | 2 | 3 |" in text
+
+
 def test_a_rerun_replaces_rows_and_tables_keyed_by_labels(tmp_path: Path) -> None:
     out = tmp_path / "latest.md"
     first = _section([["dev · plain", "1"], ["dev · old path", "2"]], "first")
