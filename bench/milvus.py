@@ -258,7 +258,7 @@ class MilvusSection:
         self.section.notes += [
             "Both backends build the same collection (bench/synth.py: the dev benchmark's real "
             "passages, then passages mixing two real ones) with the same dense index kind "
-            "(HOIDAP_INDEX_KIND, auto: flat below HOIDAP_APPROX_THRESHOLD, HNSW above).",
+            "(HOIDAP_INDEX_KIND, auto: flat below HOIDAP_APPROX_THRESHOLD, IVF above).",
             "milvus: hoidap's MilvusBackend against `python -m milvus_lite server` on "
             "127.0.0.1 in a child process (a gRPC hop per call). hoidap RSS is the growth of "
             "this process during the build (FAISS: the dense index and BM25 postings; milvus: "

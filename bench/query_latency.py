@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gc
 import time
+from typing import Any
 
-from bench import indexes, synth
+from bench import indexes, serving_memory, synth
 from bench.machine import rss_bytes
 from bench.query_context import (
     MIB,
@@ -43,6 +44,16 @@ _LATENCY_COLUMNS = [
     "search+answer p99",
     "questions",
 ]
+_SERVING_COLUMNS = [
+    "passages",
+    "loaded: anonymous",
+    "loaded: file-backed",
+    "after the questions: anonymous",
+    "after the questions: file-backed",
+    "texts (in the anonymous)",
+    "index RAM (all after the questions, less the texts)",
+    "questions",
+]
 _MEMORY_COLUMNS = [
     "passages",
     "synthesis s",
@@ -70,6 +81,11 @@ class LatencySection:
             _LATENCY_COLUMNS,
         )
         self.memory = section.table("Collection build and memory", _MEMORY_COLUMNS)
+        self.serving = section.table(
+            "A fresh process serving the saved build (`store.load`, then the questions through "
+            "HybridRetriever): resident MiB beyond the interpreter and imports",
+            _SERVING_COLUMNS,
+        )
         table = dict(zip((q.question for q in ctx.questions), ctx.query_vectors, strict=True))
         self.embedder = LookupQueries(f"lookup:{ctx.base.dim}", table)
 
@@ -85,6 +101,11 @@ class LatencySection:
         ctx.log(f"query: {n:,}: {collection.kind}; timing {len(qs)} questions")
         t = time_questions(collection.data, self.embedder, ctx.settings, qs, ctx.opts.budget_s)
         self._add_rows(n, collection.kind, t, collection.figures)
+        ctx.log(f"query: {n:,}: a fresh process loads the saved build")
+        served = serving_memory.measure(
+            collection.data, ctx.settings, qs, ctx.query_vectors[: len(qs)], ctx.scratch
+        )
+        self._add_serving(n, served)
         self.section.data[str(n)] = {**t, **collection.figures, "kind": collection.kind}
         self.section.targets += _query_targets(n, t, collection.figures, collection.kind)
         del collection
@@ -115,6 +136,38 @@ class LatencySection:
             f"{f['vectors'] / MIB:,.0f}",
             f"{rss_bytes() / MIB:,.0f}",
         )
+
+    def _add_serving(self, n: int, served: dict[str, Any]) -> None:
+        if "error" in served:
+            self.serving.add(f"{n:,}", *["—"] * 6, f"failed: {served['error']}")
+            return
+        base = served["imports"]
+        loaded, answered = served["loaded"], served["answered"]
+
+        def grown(at: dict[str, int], part: str) -> str:
+            return f"{(at[part] - base[part]) / MIB:,.0f}"
+
+        index = answered["total"] - base["total"] - served["texts"]
+        self.serving.add(
+            f"{n:,}",
+            grown(loaded, "anon"),
+            grown(loaded, "file"),
+            grown(answered, "anon"),
+            grown(answered, "file"),
+            f"{served['texts'] / MIB:,.0f}",
+            f"{index / MIB:,.0f}",
+            str(served["questions"]),
+        )
+        self.section.data[f"{n}/serving"] = served
+        if n >= 1_000_000:
+            self.section.targets.append(
+                Target(
+                    "1M passages: index RAM of a serving process ≤ 1 GB (keyword + vectors + "
+                    "chunk table, the texts apart)",
+                    f"{index / MIB:,.0f} MiB (texts {served['texts'] / MIB:,.0f} MiB more)",
+                    index <= 1024 * MIB,
+                )
+            )
 
     def finish(self) -> None:
         self.section.notes += [

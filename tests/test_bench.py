@@ -134,10 +134,14 @@ def test_tiny_query_run_reports_every_size_and_index(base: synth.Base, tmp_path:
         settings, base, questions, vectors, opts, {"query", "indexes"}, lambda _: None
     )
     by_name = {s.name: s for s in sections}
-    latency, memory = by_name["query"].tables
+    latency, memory, serving = by_name["query"].tables
     assert [row[0] for row in latency.rows] == ["40", "90"]
     assert [row[1] for row in latency.rows] == ["flat", "flat"]
     assert [row[0] for row in memory.rows] == ["40", "90"]
+    # a fresh process loaded each saved build and answered the questions
+    assert [row[0] for row in serving.rows] == ["40", "90"]
+    assert [row[-1] for row in serving.rows] == ["3", "3"]
+    assert by_name["query"].data["90/serving"]["texts"] > 0
     kinds = by_name["indexes"].tables[0]
     assert [row[0] for row in kinds.rows] == [
         f"{n} · {k}" for n in (40, 90) for k in ("flat", "hnsw", "ivf-sq8")
