@@ -110,7 +110,8 @@ def load_embedded(link: Path, model: str) -> EmbeddedBuild:
         chunks = []
         for line in (link / "chunks.jsonl").read_text("utf-8").splitlines():
             cid, aid, start, end = json.loads(line)
-            chunks.append(Chunk(cid, aid, start, end, articles[aid].text[start:end]))
+            article = articles[aid]  # its id string is shared by all its chunks
+            chunks.append(Chunk(cid, article.id, start, end, article.text[start:end]))
         vectors = np.load(link / "vectors.npy", mmap_mode="r")  # read only when re-indexing
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise _corrupt(link, exc) from exc
