@@ -104,14 +104,17 @@ def load_embedded(link: Path, model: str) -> EmbeddedBuild:
         )
     try:
         articles: dict[str, Article] = {}
-        for line in (link / "articles.jsonl").read_text("utf-8").splitlines():
-            article = Article(**json.loads(line))
-            articles[article.id] = article
+        # line by line: a whole-file string of a large corpus would stay in the heap after
+        with (link / "articles.jsonl").open(encoding="utf-8") as lines:
+            for line in lines:
+                article = Article(**json.loads(line))
+                articles[article.id] = article
         chunks = []
-        for line in (link / "chunks.jsonl").read_text("utf-8").splitlines():
-            cid, aid, start, end = json.loads(line)
-            article = articles[aid]  # its id string is shared by all its chunks
-            chunks.append(Chunk(cid, article.id, start, end, article.text[start:end]))
+        with (link / "chunks.jsonl").open(encoding="utf-8") as lines:
+            for line in lines:
+                cid, aid, start, end = json.loads(line)
+                article = articles[aid]  # its id string is shared by all its chunks
+                chunks.append(Chunk(cid, article.id, start, end, article.text[start:end]))
         vectors = np.load(link / "vectors.npy", mmap_mode="r")  # read only when re-indexing
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise _corrupt(link, exc) from exc
