@@ -2,8 +2,10 @@
 dynamic int8 from ONNX Runtime's quantizer, built once next to the model folder.
 
 The folder ``<model>-onnx`` holds ``model.onnx`` (fp32), ``model-int8.onnx`` (weights QInt8 per
-channel, activations quantized at run time) and a manifest written last: the sha256 of each file
-and the build marker of the model folder it was exported from. A file is checked against the
+channel, activations quantized at run time), each graph's weights beside it in ``<file>.data``
+(ONNX external data, which ONNX Runtime memory-maps: a session over the reader's 450 MB starts in
+0.11 s instead of 0.7–1.7 s, with the same outputs and speed), and a manifest written last: the
+sha256 of each file and the build marker of the model folder it was exported from. A file is checked against the
 manifest every time it is loaded: hashed in full, unless a stamp beside it says it was hashed
 before and its size, times and inode have not changed since (hashing the reader's 440 MB took
 1.8 s of every start). ``ensure_onnx`` and ``export_module`` do the same for any
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
 
 FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 MANIFEST = "hoidap-onnx.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: weights in external data files
+WEIGHTS_SUFFIX = ".data"  # beside a graph file: its weights
 OPSET = 17
 STAMP_SUFFIX = ".verified"  # beside a file: its sha256 and stat at the last full check
 _SETTLED_NS = 2_000_000_000
@@ -68,10 +71,17 @@ def verified_file(folder: Path, variant: str) -> Path:
     if manifest is None:
         raise ModelError(f"{folder} has no readable {MANIFEST}; delete the folder to rebuild it")
     path = folder / FILES[variant]
-    expected = manifest["files"].get(FILES[variant])
+    weights = path.name + WEIGHTS_SUFFIX
+    for name in (path.name, weights):
+        if name == path.name or weights in manifest["files"]:
+            _verify(folder / name, manifest["files"].get(name), folder)
+    return path
+
+
+def _verify(path: Path, expected: str | None, folder: Path) -> None:
     stamp = _stamp(path)
-    if stamp is not None and stamp == _stamped(path, expected):
-        return path
+    if stamp is not None and expected is not None and stamp == _stamped(path, expected):
+        return
     try:
         digest = sha256_of(path)
     except OSError as exc:
@@ -84,7 +94,6 @@ def verified_file(folder: Path, variant: str) -> Path:
             f"was changed; delete {folder} and run the command again to rebuild it"
         )
     _write_stamp(path, digest)
-    return path
 
 
 def _stamped(path: Path, digest: str) -> dict | None:
@@ -155,12 +164,14 @@ def _build(target: Path, source: object, export: Callable[[Path], None]) -> None
         fp32, int8 = tmp / FILES["onnx"], tmp / FILES["onnx-int8"]
         export(fp32)
         _quantize(fp32, int8)
+        for graph in (fp32, int8):
+            _weights_beside(graph)
         tmp.chmod(0o755)  # mkdtemp makes an owner-only folder
         manifest = {
             "format_version": FORMAT_VERSION,
             "source": source,
             "opset": OPSET,
-            "files": {path.name: sha256_of(path) for path in (fp32, int8)},
+            "files": {path.name: sha256_of(path) for path in sorted(tmp.iterdir())},
         }
         # the manifest goes in last: a folder without it is never trusted
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -218,6 +229,24 @@ def export_module(module: torch.nn.Module, out: Path, outputs: Sequence[str]) ->
             opset_version=OPSET,
             dynamo=False,
         )
+
+
+def _weights_beside(graph: Path) -> None:
+    """Rewrite ``graph`` with its tensors in ``<graph>.data`` (none there when it has none)."""
+    import onnx
+
+    model = onnx.load(str(graph))
+    onnx.save_model(
+        model,
+        str(graph),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=graph.name + WEIGHTS_SUFFIX,
+        size_threshold=0,
+    )
+    weights = graph.with_name(graph.name + WEIGHTS_SUFFIX)
+    if weights.exists():
+        weights.chmod(0o644)  # onnx writes it owner-only; a shared model cache is read by all
 
 
 def _quantize(fp32: Path, out: Path) -> None:

@@ -116,7 +116,8 @@ def test_export_writes_both_files_and_their_sha256(tiny: Path) -> None:
     folder = onnx_export.onnx_dir(tiny)
     manifest = json.loads((folder / onnx_export.MANIFEST).read_text())
     assert manifest["source"] == {"tiny": 1}
-    assert set(manifest["files"]) == set(onnx_export.FILES.values())
+    graphs = set(onnx_export.FILES.values())
+    assert set(manifest["files"]) == graphs | {g + onnx_export.WEIGHTS_SUFFIX for g in graphs}
     for name, digest in manifest["files"].items():
         assert onnx_export.sha256_of(folder / name) == digest
     assert not [p for p in tiny.parent.iterdir() if p.name.startswith(".")]  # no temp left
@@ -157,7 +158,9 @@ def test_a_file_hashed_once_is_not_hashed_again_until_it_changes(
     monkeypatch.setattr(onnx_export, "sha256_of", lambda p: hashed.append(p.name) or real(p))
     onnx_export.verified_file(folder, "onnx-int8")
     onnx_export.verified_file(folder, "onnx-int8")
-    assert hashed == [onnx_export.FILES["onnx-int8"]]  # the second load trusted the stamp
+    int8_name = onnx_export.FILES["onnx-int8"]
+    # the second load trusted the stamps of the graph and of its weights
+    assert hashed == [int8_name, int8_name + onnx_export.WEIGHTS_SUFFIX]
     int8 = folder / onnx_export.FILES["onnx-int8"]
     data = bytearray(int8.read_bytes())
     data[-1] ^= 0xFF
@@ -188,6 +191,24 @@ def test_a_changed_file_is_refused_with_how_to_rebuild(tiny: Path, tmp_path: Pat
     with pytest.raises(ModelError, match=r"sha256.*delete .*tiny-onnx.* rebuild"):
         onnx_export.ensure_onnx_model(model, "onnx-int8")
     onnx_export.verified_file(onnx_export.onnx_dir(model), "onnx")  # the other one is intact
+
+
+def test_changed_weights_beside_a_graph_are_refused(tiny: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import onnx
+
+    folder = tmp_path / "tiny-onnx"
+    shutil.copytree(onnx_export.onnx_dir(tiny), folder)
+    graph = folder / onnx_export.FILES["onnx"]
+    model = onnx.load(str(graph), load_external_data=False)
+    assert all(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+    weights = graph.with_name(graph.name + onnx_export.WEIGHTS_SUFFIX)
+    data = bytearray(weights.read_bytes())
+    data[0] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"model.onnx.data has sha256"):
+        onnx_export.verified_file(folder, "onnx")
 
 
 def test_a_rebuilt_model_folder_gets_new_files(tiny: Path, tmp_path: Path) -> None:
