@@ -236,14 +236,17 @@ def reader_backend(settings: Settings) -> str:
 
 def learned_refusal(settings: Settings, reader_sha256: str, weights: Path) -> RefusalModel | None:
     """The refusal model shipped with the reader weights, checked; ``None`` when the settings
-    ask for the margin, or with another embedding model than the default: the model reads the
-    default model's dense scores, and another model's are on another scale."""
+    ask for the margin, with another embedding model than the default (the model reads the
+    default model's dense scores, and another model's are on another scale), or with the int8
+    reader (it was fitted on fp32 margins, which int8 moves; int8 refuses at its own calibrated
+    margin)."""
     from qa.answer.reader import refusal_model
 
     if settings.reader_refusal != "learned":
         return None
     model = refusal_model.load(reader_sha256, weights)  # checked whatever the embedder
-    return model if settings.model == DEFAULT_MODEL else None
+    fitted = settings.model == DEFAULT_MODEL and reader_backend(settings) != "onnx-int8"
+    return model if fitted else None
 
 
 def answer_streams(settings: Settings) -> bool:

@@ -242,7 +242,9 @@ def test_an_unknown_name_is_a_feature_of_the_learned_refusal_and_a_rule_of_the_m
     assert not _answerer(pipeline, reader, _model(2.0, 0.5)).answer(question, hits).refused
 
 
-def test_the_learned_refusal_is_used_with_the_model_it_was_fitted_on_only(tmp_path: Path) -> None:
+def test_the_learned_refusal_is_used_with_the_model_and_backend_it_was_fitted_on_only(
+    tmp_path: Path,
+) -> None:
     # its features include the default model's dense scores, on another scale than the hash
     # embedder's: there hoidap refuses on the reader's margin (the file is still checked)
     sha = artifact.verify().sha256
@@ -253,3 +255,6 @@ def test_the_learned_refusal_is_used_with_the_model_it_was_fitted_on_only(tmp_pa
     assert components.learned_refusal(default, sha, weights) == refusal_model.load(sha)
     margin = make_settings(tmp_path, model=DEFAULT_MODEL, reader_refusal="margin")
     assert components.learned_refusal(margin, sha, weights) is None
+    # fitted on fp32 margins: the int8 reader refuses at its own calibrated margin
+    int8 = make_settings(tmp_path, model=DEFAULT_MODEL, reader_backend="onnx-int8")
+    assert components.learned_refusal(int8, sha, weights) is None

@@ -138,8 +138,8 @@ class Settings(BaseSettings):
         description="Weight of the passage's retrieval score beside the reader's margin when picking the answer (chosen on viquad1_test as a retrieval set).",
     )
     reader_refusal: Literal["learned", "margin"] = Field(
-        default="margin",
-        description="How the reader decides to refuse: the learned refusal shipped with the weights (`refusal.json`), or the reader's margin alone against HOIDAP_READER_THRESHOLD.",
+        default="learned",
+        description="How the reader decides to refuse: the learned refusal shipped with the weights (`refusal.json`; the margin decides with another embedding model), or the reader's margin and the unknown-name rule against HOIDAP_READER_THRESHOLD.",
     )
     reader_threshold: float | None = Field(
         default=None,

@@ -5,7 +5,7 @@ Every retrieved passage is read (passages of one article that overlap are read o
 overlapping windows when longer than the reader's window); the span with the highest margin
 (span score minus its window's no-answer score) plus ``retrieval_weight`` times its passage's
 retrieval score (relative to the best passage's) wins. The learned refusal
-(``refusal_model``) decides from the reading's features whether to refuse; with
+(``refusal_model``, the default) decides from the reading's features whether to refuse; with
 ``HOIDAP_READER_REFUSAL=margin`` hoidap refuses when a name in the question appears in no article
 or the margin is below the threshold calibrated with the weights.
 """
