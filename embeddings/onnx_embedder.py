@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from embeddings.onnx_runtime import cpu_session
+from embeddings.tokenizer import shared_tokenizer
 from qa.core.errors import ModelError
 
 
@@ -32,19 +33,20 @@ class OnnxEmbedder:
         threads: int,
         show_progress: bool = False,
     ) -> None:
-        from tokenizers import Tokenizer
-
         _check_mean_pooling(model_dir)
         try:
-            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            self._tokenizer = shared_tokenizer(model_dir / "tokenizer.json")
             max_length = json.loads((model_dir / "sentence_bert_config.json").read_text())[
                 "max_seq_length"
             ]
             self._session = cpu_session(onnx_file, threads)
         except Exception as exc:  # onnxruntime and tokenizers raise their own types
             raise ModelError(f"Không nạp được mô hình nhúng ONNX {onnx_file}: {exc}") from exc
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(int(max_length))
+        if self._tokenizer.padding is not None:
+            raise ModelError(
+                f"{model_dir / 'tokenizer.json'} pads its encodings; hoidap pads itself"
+            )
+        self._max_length = int(max_length)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.name = name
         self.dim = int(self._session.get_outputs()[0].shape[-1])
@@ -57,7 +59,8 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = [
-            e.ids for e in self._tokenizer.encode_batch([self._passage_prefix + t for t in texts])
+            self._truncated(e.ids)
+            for e in self._tokenizer.encode_batch([self._passage_prefix + t for t in texts])
         ]
         # longest first, so each batch pads to nearly its own length (and a too-big batch fails
         # at once)
@@ -77,7 +80,16 @@ class OnnxEmbedder:
 
     @lru_cache(maxsize=512)  # noqa: B019 - one embedder lives as long as its process
     def _cached_query(self, text: str) -> np.ndarray:
-        return self._encode([self._tokenizer.encode(self._query_prefix + text).ids])[0]
+        return self._encode(
+            [self._truncated(self._tokenizer.encode(self._query_prefix + text).ids)]
+        )[0]
+
+    def _truncated(self, ids: list[int]) -> list[int]:
+        """The model's longest input, as the tokenizer's own truncation gives it: the first
+        tokens, then the closing special token (the shared tokenizer truncates nothing)."""
+        if len(ids) <= self._max_length:
+            return ids
+        return ids[: self._max_length - 1] + ids[-1:]
 
     def _encode(self, ids: list[list[int]]) -> np.ndarray:
         width = max(len(row) for row in ids)

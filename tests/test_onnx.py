@@ -346,3 +346,24 @@ class TestDefaultModelInt8(EmbedderContract):
         ]
         assert tops[0][0] == tops[1][0]
         assert len(set(tops[0]) & set(tops[1])) >= 4
+
+
+def test_a_long_text_is_cut_as_the_tokenizer_itself_cuts_it(tiny: Path) -> None:
+    # the embedder shares its tokenizer with the reader, so it truncates on its own; the
+    # vectors must be those of the tokenizer's own truncation (max_seq_length 16)
+    from tokenizers import Tokenizer
+
+    from embeddings.tokenizer import shared_tokenizer
+
+    embedder = _embedder(tiny, "onnx")
+    words = " ".join(_WORDS[:30])
+    own = Tokenizer.from_file(str(tiny / "tokenizer.json"))
+    own.enable_truncation(16)
+    tokens = own.encode("passage: " + words).tokens
+    assert len(tokens) == 16
+    cut = " ".join(tokens[3:-1])  # the words after [CLS] "passage" ":" that still fit
+    assert len(cut.split()) < len(words.split())
+    np.testing.assert_allclose(
+        embedder.embed_passages([words]), embedder.embed_passages([cut]), atol=1e-6
+    )
+    assert shared_tokenizer(tiny / "tokenizer.json").truncation is None

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from embeddings.tokenizer import shared_tokenizer
 from qa.core.types import AnswerSpan
 
 QUERY_PREFIX = "query: "
@@ -78,7 +79,7 @@ class Windower:
 
 def windower_for(model_dir: Path, max_len: int) -> Windower:
     """The windower over the tokenizer of the e5 folder ``model_dir``."""
-    return Windower(Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json")), max_len)
+    return Windower(shared_tokenizer(Path(model_dir) / "tokenizer.json"), max_len)
 
 
 def read_spans(
