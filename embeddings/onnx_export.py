@@ -71,16 +71,16 @@ def verified_file(folder: Path, variant: str) -> Path:
     if manifest is None:
         raise ModelError(f"{folder} has no readable {MANIFEST}; delete the folder to rebuild it")
     path = folder / FILES[variant]
-    weights = path.name + WEIGHTS_SUFFIX
-    for name in (path.name, weights):
-        if name == path.name or weights in manifest["files"]:
-            _verify(folder / name, manifest["files"].get(name), folder)
+    files = manifest["files"]
+    for name in (path.name, path.name + WEIGHTS_SUFFIX):
+        if name == path.name or name in files:  # a graph without tensors has no weights file
+            _verify(folder / name, files.get(name), folder)
     return path
 
 
 def _verify(path: Path, expected: str | None, folder: Path) -> None:
     stamp = _stamp(path)
-    if stamp is not None and expected is not None and stamp == _stamped(path, expected):
+    if stamp is not None and stamp == _stamped(path, expected):
         return
     try:
         digest = sha256_of(path)
@@ -96,7 +96,7 @@ def _verify(path: Path, expected: str | None, folder: Path) -> None:
     _write_stamp(path, digest)
 
 
-def _stamped(path: Path, digest: str) -> dict | None:
+def _stamped(path: Path, digest: str | None) -> dict | None:
     """What ``path``'s stamp says when the file is as it was at its last full check."""
     try:
         st = path.stat()

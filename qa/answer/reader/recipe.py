@@ -20,7 +20,7 @@ from qa.answer.reader import artifact, onnx_reader, training, training_data
 from qa.answer.reader.network import SpanHead, load_encoder, split_encoder
 from qa.answer.reader.reader import Reader, batch_tensors, load_weights
 from qa.answer.reader.validation import calibrate, validate
-from qa.answer.reader.windows import Windower
+from qa.answer.reader.windows import Windower, windower_for
 
 # stage name and total -> a function called with how many items were just done
 Bars = Callable[[str, int], Callable[[int], None]]
@@ -72,9 +72,7 @@ def run(
     torch.manual_seed(cfg.seed)
     head.qa.reset_parameters()  # the only fresh weights: seeded here, whatever loaded before
     start = None if recipe.init is None else continue_from(recipe.init, recipe, model_dir, head)
-    from tokenizers import Tokenizer
-
-    windower = Windower(Tokenizer.from_file(str(model_dir / "tokenizer.json")), recipe.max_len)
+    windower = windower_for(model_dir, recipe.max_len)
     if (recipe.work / "windows.json").exists():
         windows = training.read_windows(recipe.work)
     else:
