@@ -21,8 +21,7 @@ ARTICLES = {
 
 
 def hit(rank: int, article: str, start: int, end: int, score: float = 0.5) -> Hit:
-    text = ARTICLES[article].text[start:end]
-    return Hit(Chunk(rank, article, start, end, text), score=score, rank=rank)
+    return Hit(Chunk(rank, article, start, end, ARTICLES[article].text), score=score, rank=rank)
 
 
 def cite(number: int, article: str, start: int, end: int) -> Citation:

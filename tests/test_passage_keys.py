@@ -23,7 +23,7 @@ def _chunks(articles: dict[str, Article]) -> list[Chunk]:
     for a in articles.values():
         for start in range(0, len(a.text), 5):
             end = min(start + 5, len(a.text))
-            chunks.append(Chunk(len(chunks), a.id, start, end, a.text[start:end]))
+            chunks.append(Chunk(len(chunks), a.id, start, end, a.text))
     return chunks
 
 
@@ -46,7 +46,7 @@ def test_the_same_span_twice_in_an_article_gets_two_keys() -> None:
     articles = _articles("Bốn.")
     chunk = _chunks(articles)[-1]
     keys = passage_keys(
-        [chunk, Chunk(1, chunk.article_id, chunk.start, chunk.end, chunk.text)], articles
+        [chunk, Chunk(1, chunk.article_id, chunk.start, chunk.end, chunk.article_text)], articles
     )
     assert len(set(keys.tolist())) == 2
 

@@ -71,6 +71,27 @@ def test_reindexing_embeds_only_what_changed(tmp_path: Path) -> None:
     assert hits and all(h.chunk.article_id != "003_39cab0024c364b55" for h in hits)
 
 
+def _share_their_articles_text(pipe: Pipeline) -> bool:
+    data = pipe.data
+    return bool(data.chunks) and all(
+        c.article_text is data.articles[c.article_id].text
+        and c.text == data.articles[c.article_id].text[c.start : c.end]
+        for c in data.chunks
+    )
+
+
+def test_passages_hold_their_articles_text_not_a_copy(tmp_path: Path) -> None:
+    corpus = tmp_path / "articles"
+    shutil.copytree(CORPUS, corpus)
+    pipe = _pipeline(tmp_path / "data")
+    pipe.index([corpus])
+    assert _share_their_articles_text(pipe)  # as built
+    (corpus / "new.txt").write_text("Bài thêm\nNội dung bài thêm vào kho.", "utf-8")
+    pipe.index([corpus])
+    assert _share_their_articles_text(pipe)  # unchanged articles' passages reused
+    assert _share_their_articles_text(_pipeline(tmp_path / "data"))  # as loaded from disk
+
+
 def test_failed_indexing_leaves_the_previous_index_serving(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:

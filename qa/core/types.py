@@ -27,13 +27,20 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A passage: ``article.text[start:end] == text``."""
+    """A passage: ``text`` is ``article_text[start:end]``, sliced when read.
+
+    ``article_text`` is the article's own string, shared: a copy of every passage's text was
+    half the text memory of a served news corpus (vinewsqa-dev: 1.9 of 3.5 MiB)."""
 
     id: int
     article_id: str
     start: int
     end: int
-    text: str
+    article_text: str = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.article_text[self.start : self.end]
 
 
 @dataclass(frozen=True)

@@ -154,16 +154,14 @@ def _plan(
             report.unchanged.append(article.id)
             for chunk, vector in old[1]:
                 plan.chunks.append(
-                    Chunk(len(plan.chunks), article.id, chunk.start, chunk.end, chunk.text)
+                    Chunk(len(plan.chunks), article.id, chunk.start, chunk.end, article.text)
                 )
                 plan.vectors.append(vector)
             continue
         (report.changed if article.id in reusable else report.added).append(article.id)
         for start, end in chunker.chunk(article):
             plan.to_embed.append(len(plan.chunks))
-            plan.chunks.append(
-                Chunk(len(plan.chunks), article.id, start, end, article.text[start:end])
-            )
+            plan.chunks.append(Chunk(len(plan.chunks), article.id, start, end, article.text))
             plan.vectors.append(None)
     return plan
 

@@ -113,8 +113,8 @@ def load_embedded(link: Path, model: str) -> EmbeddedBuild:
         with (link / "chunks.jsonl").open(encoding="utf-8") as lines:
             for line in lines:
                 cid, aid, start, end = json.loads(line)
-                article = articles[aid]  # its id string is shared by all its chunks
-                chunks.append(Chunk(cid, article.id, start, end, article.text[start:end]))
+                article = articles[aid]  # its id and text strings are shared by all its chunks
+                chunks.append(Chunk(cid, article.id, start, end, article.text))
         vectors = np.load(link / "vectors.npy", mmap_mode="r")  # read only when re-indexing
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise _corrupt(link, exc) from exc
