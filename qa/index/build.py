@@ -170,7 +170,7 @@ def _embed(plan: _Plan, embedder: Embedder, progress: bool, on_progress: Progres
     """Embed the planned chunks without a vector, in batches; the full matrix."""
     bar = tqdm(total=len(plan.to_embed), desc="Nhúng đoạn văn", unit="đoạn", disable=not progress)
     # in length order over the whole corpus, so each model batch pads to nearly its own length
-    order = sorted(plan.to_embed, key=lambda i: len(plan.chunks[i].text))
+    order = sorted(plan.to_embed, key=lambda i: plan.chunks[i].end - plan.chunks[i].start)
     on_progress("embed", 0, len(order))
     for offset in range(0, len(order), _EMBED_BATCH):
         batch = order[offset : offset + _EMBED_BATCH]
