@@ -4,9 +4,9 @@
 ``python -m bench.serving_memory LINK VECTORS QUESTIONS`` on it: the child loads the build as
 ``qa serve`` does (``store.load`` with the FAISS backend), then answers the questions with the
 hybrid retriever, and prints its resident memory after the imports, after the load and after the
-questions, split into anonymous memory (Python objects: article and passage texts, the chunk
-table; heap arrays) and file-backed pages (the memory-mapped FAISS codes, BM25 posting lists,
-vectors), which the kernel can drop and re-read.
+questions, split into anonymous memory (Python objects and heap arrays: the article and passage
+tables, the texts of the articles last read) and file-backed pages (the memory-mapped FAISS
+codes, BM25 posting lists, vectors), which the kernel can drop and re-read.
 """
 
 from __future__ import annotations
@@ -89,8 +89,6 @@ def main(link: str, vectors_path: str, questions_path: str) -> None:
     data = store.load(Path(link), "synthetic", _backend(settings))
     retriever = components.retriever(settings, data, embedder)
     report["loaded"] = status()
-    # passages hold their article's own string, so the articles' texts are all the text held
-    report["texts"] = sum(sys.getsizeof(a.text) for a in data.articles.values())
     for question in questions:
         retriever.retrieve(question, settings.top_k)
     report["answered"] = status()

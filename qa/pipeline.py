@@ -124,6 +124,14 @@ class Pipeline:
         clock = time.perf_counter()
         self.index_dir.parent.mkdir(parents=True, exist_ok=True)
         build_dir, lease = store.save(data, self.index_dir, self.backend)
+        try:
+            # served from the saved files, as a restarted process serves them: the compact
+            # tables and memory-mapped vectors instead of the build's objects
+            saved = store.load_embedded(build_dir, self._model_name())
+        except BaseException:
+            lease.release()
+            raise
+        data = replace(data, articles=saved.articles, chunks=saved.chunks, vectors=saved.vectors)
         with self._lock:
             self._serve(data, build_dir, lease)
         store.remove_unused(self.index_dir)  # the previous build, unless another process serves it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
@@ -193,7 +194,7 @@ class AnswerOut(BaseModel):
     notes: list[str]
 
     @classmethod
-    def of(cls, answer: Answer, articles: dict[str, Article]) -> AnswerOut:
+    def of(cls, answer: Answer, articles: Mapping[str, Article]) -> AnswerOut:
         """``articles`` holds at least every article the answer's hits come from."""
         return cls(
             question=answer.question,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +35,8 @@ class EmbeddedBuild:
     """What a build keeps whatever backend searched it: a new build reuses its vectors."""
 
     manifest: Manifest
-    articles: dict[str, Article]
-    chunks: list[Chunk]
+    articles: Mapping[str, Article]
+    chunks: Sequence[Chunk]
     vectors: np.ndarray
     directory: Path | None = None  # the build folder it was read from
 
@@ -43,8 +44,8 @@ class EmbeddedBuild:
 @dataclass
 class IndexData:
     manifest: Manifest
-    articles: dict[str, Article]
-    chunks: list[Chunk]
+    articles: Mapping[str, Article]
+    chunks: Sequence[Chunk]
     vectors: np.ndarray
     dense: VectorIndex
     bm25: KeywordIndex

@@ -21,9 +21,9 @@ import numpy as np
 from qa.core.errors import IndexCorruptError, IndexMissingError
 from qa.core.index_data import EmbeddedBuild, IndexData, Manifest
 from qa.core.protocols import IndexBackend
-from qa.core.types import Article, Chunk
 from qa.index import build_locks
 from qa.index.build_locks import BuildLock
+from qa.index.tables import ArticleFile, ChunkTable
 
 FORMAT_VERSION = 3  # 3: compact, memory-mapped BM25 posting lists
 _REINDEX = "Hãy chạy lại `qa index` để tạo lại chỉ mục."
@@ -103,18 +103,8 @@ def load_embedded(link: Path, model: str) -> EmbeddedBuild:
             f"{model!r}. {_REINDEX}"
         )
     try:
-        articles: dict[str, Article] = {}
-        # line by line: a whole-file string of a large corpus would stay in the heap after
-        with (link / "articles.jsonl").open(encoding="utf-8") as lines:
-            for line in lines:
-                article = Article(**json.loads(line))
-                articles[article.id] = article
-        chunks = []
-        with (link / "chunks.jsonl").open(encoding="utf-8") as lines:
-            for line in lines:
-                cid, aid, start, end = json.loads(line)
-                article = articles[aid]  # its id and text strings are shared by all its chunks
-                chunks.append(Chunk(cid, article.id, start, end, article.text))
+        articles = ArticleFile(link / "articles.jsonl")
+        chunks = ChunkTable(link / "chunks.jsonl", articles)
         vectors = np.load(link / "vectors.npy", mmap_mode="r")  # read only when re-indexing
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise _corrupt(link, exc) from exc
