@@ -2,8 +2,9 @@
 
 One Python object per article and per passage (with its id string, its title and its text, and a
 dict slot) was most of what a serving process held: 1,801 of 2,436 MiB at a million synthetic
-passages, 68 MiB with these tables (bench section 3a). They keep a few numbers per row: an article is read from its line of ``articles.jsonl`` when a hit needs it
-(``os.pread``, a few recently read ones cached), and a passage is its article's row and offsets.
+passages, 68 MiB with these tables (bench section 3a). They keep a few numbers per row: an
+article is read from its line of ``articles.jsonl`` when a hit needs it (``os.pread``, a few
+recently read ones cached), and a passage is its article's row and offsets.
 """
 
 from __future__ import annotations
@@ -57,11 +58,10 @@ class ArticleFile(Mapping[str, Article]):
         key = _key(article_id)
         left = int(np.searchsorted(self._hashes, key, side="left"))
         right = int(np.searchsorted(self._hashes, key, side="right"))
-        # almost always one candidate; distinct ids with the same hash are told apart here
-        for candidate in self._order[left:right]:
-            if self.article(int(candidate)).id == article_id:
-                return int(candidate)
-        raise KeyError(article_id)
+        row = self._confirmed(article_id, left, right)
+        if row < 0:
+            raise KeyError(article_id)
+        return row
 
     def rows_of(self, article_ids: Sequence[str]) -> np.ndarray:
         """The row of each id, -1 where the file has no such article."""
@@ -70,11 +70,17 @@ class ArticleFile(Mapping[str, Article]):
         right = np.searchsorted(self._hashes, keys, side="right")
         rows = np.full(len(keys), -1, dtype=np.int64)
         for n in np.flatnonzero(right > left):
-            for candidate in self._order[left[n] : right[n]]:
-                if self._read(int(candidate)).id == article_ids[n]:
-                    rows[n] = candidate
-                    break
+            rows[n] = self._confirmed(article_ids[n], int(left[n]), int(right[n]))
         return rows
+
+    def _confirmed(self, article_id: str, left: int, right: int) -> int:
+        """The row among the sorted hashes ``left:right`` whose article has this id, or -1;
+        almost always one candidate: distinct ids with the same hash are told apart here (read
+        through the cache: a build's passages of one article are consecutive)."""
+        for candidate in self._order[left:right]:
+            if self.article(int(candidate)).id == article_id:
+                return int(candidate)
+        return -1
 
     def __getitem__(self, article_id: str) -> Article:
         return self.article(self.row_of(article_id))
